@@ -1,0 +1,91 @@
+// The data path's HTTP: node:http(s) directly. Node 20's fetch tees streamed
+// bodies (buffering whole uploads) and ky clones every body, so blob bytes
+// travel here; ky serves the small JSON/HEAD/token/manifest calls.
+import http from 'node:http'
+import https from 'node:https'
+import type {IncomingHttpHeaders, IncomingMessage} from 'node:http'
+
+const httpAgent = new http.Agent({keepAlive: true, maxSockets: 32})
+const httpsAgent = new https.Agent({keepAlive: true, maxSockets: 32})
+
+export interface RawRequest {
+  method: string
+  headers?: Record<string, string | number>
+  /** Sent in one write; callers reuse the buffer once the promise settles. */
+  body?: Buffer
+  /** No byte moving in either direction for this long aborts the request. */
+  idleTimeoutMs?: number
+  signal?: AbortSignal
+}
+
+export interface RawResponse {
+  status: number
+  headers: IncomingHttpHeaders
+  body: IncomingMessage
+  url: URL
+}
+
+/** A network-level failure (reset, timeout, DNS): worth a retry. */
+export class TransportError extends Error {
+  constructor(message: string, readonly host: string, options?: {cause?: unknown}) {
+    super(message, options)
+    this.name = 'TransportError'
+  }
+}
+
+export function rawRequest(url: URL, req: RawRequest): Promise<RawResponse> {
+  const lib = url.protocol === 'https:' ? https : http
+  const agent = url.protocol === 'https:' ? httpsAgent : httpAgent
+  const headers: Record<string, string | number> = {...req.headers}
+  if (req.body) headers['content-length'] = req.body.length
+  return new Promise((resolve, reject) => {
+    const request = lib.request(url, {method: req.method, headers, agent, signal: req.signal}, (res) => {
+      resolve({status: res.statusCode ?? 0, headers: res.headers, body: res, url})
+    })
+    const idle = req.idleTimeoutMs ?? 60_000
+    request.setTimeout(idle, () => {
+      request.destroy(new TransportError(`no data from ${url.host} for ${Math.round(idle / 1000)} s`, url.host))
+    })
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      if (error instanceof TransportError || error.name === 'AbortError') reject(error)
+      else reject(new TransportError(describeNetworkError(error, url.host), url.host, {cause: error}))
+    })
+    request.end(req.body)
+  })
+}
+
+/** Read a small response body (error documents, upload status) as text, capped. */
+export async function readText(res: RawResponse, limit = 64 * 1024): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    if (size < limit) chunks.push(chunk.subarray(0, limit - size))
+    size += chunk.length
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** Throw the rest of a body away so the socket can be reused. */
+export function discard(res: RawResponse): void {
+  res.body.resume()
+}
+
+export function describeNetworkError(error: NodeJS.ErrnoException, host: string): string {
+  switch (error.code) {
+    case 'ECONNREFUSED': return `connection to ${host} refused`
+    case 'ENOTFOUND': case 'EAI_AGAIN': return `cannot resolve host ${host}`
+    case 'ECONNRESET': return `connection to ${host} was reset`
+    case 'ETIMEDOUT': return `connection to ${host} timed out`
+    default:
+      if (error.code?.startsWith('ERR_TLS') || /certificate|SSL|TLS/i.test(error.message)) {
+        return `TLS error talking to ${host}: ${error.message}`
+      }
+      return `network error talking to ${host}: ${error.message}`
+  }
+}
+
+export function header(headers: IncomingHttpHeaders | Headers, name: string): string | undefined {
+  if (headers instanceof Headers) return headers.get(name) ?? undefined
+  const value = headers[name.toLowerCase()]
+  return Array.isArray(value) ? value[0] : value
+}

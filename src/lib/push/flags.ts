@@ -1,0 +1,48 @@
+// Flag values → validated push parameters. Every check throws a UsageError
+// that names the flag and says what would be accepted.
+import {UsageError} from '../errors.js'
+import {parseRegistry, validateHfRepo, validateRepository, validateTag} from '../oci/reference.js'
+import type {PushParams} from './plan.js'
+
+export const MAX_WORKERS = 8
+
+export interface PushFlags {
+  'hf-repo': string
+  'hf-revision': string
+  registry: string
+  'target-repo': string
+  'target-tag'?: string
+  'also-tag'?: string[]
+  workers: number
+  'chunk-mib': number
+  include?: string[]
+  exclude?: string[]
+  'continue-on-error'?: boolean
+  force?: boolean
+}
+
+export function pushParams(flags: PushFlags): PushParams {
+  if (!Number.isInteger(flags.workers) || flags.workers < 1 || flags.workers > MAX_WORKERS) {
+    throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS} (got ${flags.workers}).`)
+  }
+  if (!Number.isInteger(flags['chunk-mib']) || flags['chunk-mib'] < 1 || flags['chunk-mib'] > 1024) {
+    throw new UsageError(`--chunk-mib must be a whole number of MiB from 1 to 1024 (got ${flags['chunk-mib']}).`)
+  }
+  const revision = flags['hf-revision'].trim()
+  if (revision === '' || /[\u0000-\u001f]/.test(revision)) throw new UsageError('--hf-revision must be a branch, tag, 40-hex commit sha or refs/pr/N.')
+  const alsoTags = (flags['also-tag'] ?? []).flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean)
+  return {
+    hfRepo: validateHfRepo(flags['hf-repo']),
+    revision,
+    registry: parseRegistry(flags.registry),
+    targetRepo: validateRepository(flags['target-repo'], '--target-repo'),
+    targetTag: flags['target-tag'] === undefined ? undefined : validateTag(flags['target-tag'], '--target-tag'),
+    alsoTags: alsoTags.map((t) => validateTag(t, '--also-tag')),
+    include: flags.include ?? [],
+    exclude: flags.exclude ?? [],
+    workers: flags.workers,
+    chunkMiB: flags['chunk-mib'],
+    failFast: !flags['continue-on-error'],
+    force: flags.force ?? false,
+  }
+}

@@ -1,0 +1,63 @@
+// Plan a push: resolve the revision, list and filter its files, check their
+// paths, and size every layer before a byte moves. --dry-run prints this.
+import {ModelcarError, UsageError} from '../errors.js'
+import type {HubClient, HubFile} from '../hf/client.js'
+import {checkRepoPaths} from '../hf/paths.js'
+import {layerSize} from '../layer/tar.js'
+import type {RegistryEndpoint} from '../oci/reference.js'
+import {fileFilter} from './filter.js'
+
+export interface PushParams {
+  hfRepo: string
+  revision: string
+  registry: RegistryEndpoint & {display: string}
+  targetRepo: string
+  targetTag?: string
+  alsoTags: string[]
+  include: string[]
+  exclude: string[]
+  workers: number
+  chunkMiB: number
+  failFast: boolean
+  force?: boolean
+}
+
+export interface PlannedFile extends HubFile {
+  layerSize: number
+}
+
+export interface PushPlan {
+  params: PushParams
+  sha: string
+  tag: string
+  repoUrl: string
+  files: PlannedFile[]
+  totalBytes: number
+  totalLayerBytes: number
+  /** registry/repo:tag as the user will pull it. */
+  imageRef: string
+}
+
+export async function planPush(params: PushParams, hub: HubClient): Promise<PushPlan> {
+  const sha = await hub.resolveRevision(params.hfRepo, params.revision)
+  const listed = await hub.listFiles(params.hfRepo, sha)
+  checkRepoPaths(listed.map((f) => f.path))
+  const keep = fileFilter(params.include, params.exclude)
+  const files = listed.filter((f) => keep(f.path)).map((f) => ({...f, layerSize: layerSize(f.path, f.size)}))
+  if (files.length === 0) {
+    const why = listed.length === 0 ? 'has no files' : `has ${listed.length} files but none matched --include/--exclude`
+    throw new UsageError(`${params.hfRepo}@${sha.slice(0, 12)} ${why}: nothing to push; check the repo and the filters.`, 'E_NOTHING_TO_PUSH')
+  }
+  if (files.length > 10_000) throw new ModelcarError(`${files.length} files would make ${files.length} layers, more than any registry accepts: narrow the push with --include/--exclude.`, {code: 'E_TOO_MANY_LAYERS', exitCode: 2})
+  const tag = params.targetTag ?? sha.slice(0, 12)
+  return {
+    params,
+    sha,
+    tag,
+    repoUrl: hub.repoUrl(params.hfRepo),
+    files,
+    totalBytes: files.reduce((n, f) => n + f.size, 0),
+    totalLayerBytes: files.reduce((n, f) => n + f.layerSize, 0),
+    imageRef: `${params.registry.display}/${params.targetRepo}:${tag}`,
+  }
+}

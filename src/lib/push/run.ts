@@ -1,0 +1,159 @@
+// A push, top to bottom: check the registry, record the run, move every file
+// (skip or cross-mount layers the registry already has), then write config
+// and manifest and tag it.
+import {ModelcarError} from '../errors.js'
+import type {HubClient} from '../hf/client.js'
+import {buildImage, MEDIA, type LayerRecord} from '../oci/manifest.js'
+import type {RegistryClient} from '../oci/client.js'
+import {ChunkedUpload} from '../oci/upload.js'
+import type {RetryPolicy} from '../http/retry.js'
+import {sourceKey, type BlobStore} from '../state/blobs.js'
+import type {RunStore} from '../state/runs.js'
+import type {PlannedFile, PushPlan} from './plan.js'
+import {runPool, type Scheduler} from './pool.js'
+import {transferLayer, type LayerResult} from './transfer.js'
+
+export type FileOutcome = 'uploaded' | 'exists' | 'mounted'
+
+export interface PushEvents {
+  fileStart?(file: PlannedFile): void
+  fileProgress?(file: PlannedFile, layerBytes: number): void
+  fileDone?(file: PlannedFile, result: LayerResult, outcome: FileOutcome): void
+  fileFailed?(file: PlannedFile, error: unknown): void
+  retry?(message: string): void
+  phase?(message: string): void
+}
+
+export interface PushDeps {
+  hub: HubClient
+  registry: RegistryClient
+  runs?: RunStore
+  blobs?: BlobStore
+  scheduler?: Scheduler
+  events?: PushEvents
+  policy?: RetryPolicy
+  signal?: AbortSignal
+  /** Identifies the registry in the blob history (scheme://host). */
+  registryKey: string
+}
+
+export interface PushResult {
+  runId?: number
+  manifestDigest: string
+  imageRef: string
+  imageRefDigest: string
+  tags: string[]
+  files: Array<{path: string; digest: string; size: number; contentSha256: string; outcome: FileOutcome}>
+  bytesUploaded: number
+  seconds: number
+}
+
+export class FilesFailedError extends ModelcarError {
+  constructor(readonly failures: Array<{path: string; error: string}>, runId?: number) {
+    super(`${failures.length} file(s) failed (${failures.slice(0, 3).map((f) => `${f.path}: ${f.error}`).join('; ')}${failures.length > 3 ? '; …' : ''}); no manifest was pushed${runId ? `: fix the cause and run \`modelcar resume ${runId}\`` : ''}.`, {code: 'E_FILES_FAILED'})
+  }
+}
+
+export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number): Promise<PushResult> {
+  const started = Date.now()
+  const {registry, events = {}} = deps
+  const params = plan.params
+  await registry.ping()
+  deps.runs?.setPlan(runId!, {sha: plan.sha, tag: plan.tag, files: plan.files})
+
+  const results = new Map<string, LayerResult & {outcome: FileOutcome}>()
+  let bytesUploaded = 0
+  // Biggest first, so the last worker is not left alone with the largest shard.
+  const queue = [...plan.files].sort((a, b) => b.layerSize - a.layerSize || (a.path < b.path ? -1 : 1))
+  const scheduler = deps.scheduler ?? runPool
+  const failures = await scheduler(queue, params.workers, async (file, signal) => {
+    events.fileStart?.(file)
+    try {
+      const reused = params.force ? undefined : await reuseExisting(file, plan, deps)
+      if (reused) {
+        results.set(file.path, reused)
+        deps.runs?.fileDone(runId!, file.path, reused)
+        events.fileDone?.(file, reused, reused.outcome)
+        return
+      }
+      deps.runs?.fileUploading(runId!, file.path)
+      let lastCheckpoint = 0
+      const result = await transferLayer(file, {
+        hub: deps.hub, hfRepo: params.hfRepo, sha: plan.sha, registry, chunkSize: params.chunkMiB * 1024 * 1024,
+        policy: deps.policy, signal,
+        onProgress: (bytes) => events.fileProgress?.(file, bytes),
+        onCheckpoint: (cp) => {
+          lastCheckpoint = cp.offset
+          deps.runs?.checkpoint(runId!, file.path, {location: cp.location.href, offset: cp.offset})
+        },
+        onRetry: (message) => events.retry?.(message),
+      })
+      bytesUploaded += lastCheckpoint
+      deps.blobs?.record({registry: deps.registryKey, repository: params.targetRepo, digest: result.digest, size: result.size, sourceKey: sourceKey(file), hfRepo: params.hfRepo, hfSha: plan.sha, path: file.path, contentSha256: result.contentSha256})
+      deps.runs?.fileDone(runId!, file.path, result)
+      results.set(file.path, {...result, outcome: 'uploaded'})
+      events.fileDone?.(file, result, 'uploaded')
+    } catch (error) {
+      deps.runs?.fileFailed(runId!, file.path, errorText(error))
+      events.fileFailed?.(file, error)
+      throw error
+    }
+  }, {failFast: params.failFast, signal: deps.signal, label: (f) => f.path})
+  if (failures.length > 0) throw new FilesFailedError(failures.map((f) => ({path: f.item.path, error: errorText(f.error)})), runId)
+
+  const layers: LayerRecord[] = plan.files.map((f) => {
+    const r = results.get(f.path)!
+    return {path: f.path, digest: r.digest, size: r.size, contentSha256: r.contentSha256}
+  })
+  events.phase?.('Pushing config and manifest')
+  const image = buildImage(layers, {hfRepo: params.hfRepo, repoUrl: plan.repoUrl, sha: plan.sha})
+  if (!(await registry.headBlob(image.configDigest))) {
+    const upload = await ChunkedUpload.open(registry, {policy: deps.policy, signal: deps.signal})
+    await upload.send(image.config, 0)
+    await upload.commit(image.configDigest, image.config.length)
+  }
+  const tags = [plan.tag, ...params.alsoTags.filter((t) => t !== plan.tag)]
+  for (const tag of tags) {
+    const reported = await registry.putManifest(tag, image.manifest, MEDIA.manifest)
+    if (reported && reported !== image.manifestDigest) {
+      throw new ModelcarError(`The registry stored the manifest under ${reported}, not ${image.manifestDigest}.`, {code: 'E_REGISTRY_MANIFEST'})
+    }
+  }
+  const base = `${params.registry.display}/${params.targetRepo}`
+  return {
+    runId,
+    manifestDigest: image.manifestDigest,
+    imageRef: `${base}:${plan.tag}`,
+    imageRefDigest: `${base}@${image.manifestDigest}`,
+    tags,
+    files: plan.files.map((f) => ({path: f.path, ...results.get(f.path)!})),
+    bytesUploaded,
+    seconds: (Date.now() - started) / 1000,
+  }
+}
+
+/**
+ * The bytes of a layer depend only on its path and content, so a blob pushed
+ * before from the same file can be reused: HEAD it here, or mount it from the
+ * repository where we pushed it.
+ */
+async function reuseExisting(file: PlannedFile, plan: PushPlan, deps: PushDeps): Promise<(LayerResult & {outcome: FileOutcome}) | undefined> {
+  if (!deps.blobs) return undefined
+  for (const known of deps.blobs.find(deps.registryKey, plan.params.targetRepo, sourceKey(file))) {
+    if (known.size !== file.layerSize || !known.contentSha256) continue
+    const result = {digest: known.digest, size: known.size, contentSha256: known.contentSha256}
+    if (known.repository === plan.params.targetRepo) {
+      const found = await deps.registry.headBlob(known.digest)
+      if (found && found.size === known.size) return {...result, outcome: 'exists'}
+    } else if (await deps.registry.mountBlob(known.digest, known.repository).catch(() => false)) {
+      await deps.registry.checkBlob(known.digest, known.size)
+      deps.blobs.record({registry: deps.registryKey, repository: plan.params.targetRepo, digest: known.digest, size: known.size, sourceKey: sourceKey(file), hfRepo: plan.params.hfRepo, hfSha: plan.sha, path: file.path, contentSha256: known.contentSha256})
+      return {...result, outcome: 'mounted'}
+    }
+  }
+  return undefined
+}
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,0 +1,164 @@
+// One file, one layer: Hub body → tar framing → SHA-256 (layer and content)
+// → chunked upload, in two reusable chunk buffers (one filling, one in
+// flight), so memory stays at about two chunks whatever the file size.
+import {createHash} from 'node:crypto'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {ModelcarError} from '../errors.js'
+import type {HubClient} from '../hf/client.js'
+import {RangeIgnoredError} from '../hf/client.js'
+import {TransportError} from '../http/raw.js'
+import {backoffDelay, defaultRetryPolicy, RetryableError, type RetryPolicy} from '../http/retry.js'
+import {layerHeader, layerTrailer} from '../layer/tar.js'
+import type {RegistryClient} from '../oci/client.js'
+import {ChunkedUpload, RestartLayerError, type UploadCheckpoint} from '../oci/upload.js'
+import type {PlannedFile} from './plan.js'
+
+export interface TransferContext {
+  hub: HubClient
+  hfRepo: string
+  sha: string
+  registry: RegistryClient
+  chunkSize: number
+  policy?: RetryPolicy
+  signal?: AbortSignal
+  /** Layer bytes read so far (for progress). */
+  onProgress?: (layerBytes: number) => void
+  onCheckpoint?: (cp: UploadCheckpoint) => void
+  onRetry?: (why: string) => void
+}
+
+export interface LayerResult {
+  digest: string
+  size: number
+  contentSha256: string
+}
+
+const MAX_LAYER_RESTARTS = 3
+
+export async function transferLayer(file: PlannedFile, ctx: TransferContext): Promise<LayerResult> {
+  for (let restart = 0; ; restart++) {
+    try {
+      return await transferOnce(file, ctx)
+    } catch (error) {
+      const restartable = error instanceof RestartLayerError || error instanceof RangeIgnoredError
+      if (!restartable || restart >= MAX_LAYER_RESTARTS || ctx.signal?.aborted) throw error
+      ctx.onRetry?.(`restarting ${file.path}: ${(error as Error).message}`)
+    }
+  }
+}
+
+async function transferOnce(file: PlannedFile, ctx: TransferContext): Promise<LayerResult> {
+  const policy = ctx.policy ?? defaultRetryPolicy
+  const upload = await ChunkedUpload.open(ctx.registry, {policy, signal: ctx.signal, onAck: ctx.onCheckpoint})
+  try {
+    const sink = new ChunkSink(upload, Math.min(ctx.chunkSize, file.layerSize))
+    const layerHash = createHash('sha256')
+    const contentHash = createHash('sha256')
+    const emit = async (bytes: Buffer) => {
+      layerHash.update(bytes)
+      await sink.write(bytes)
+      ctx.onProgress?.(sink.written)
+    }
+    await emit(layerHeader(file.path, file.size))
+    await streamContent(file, ctx, policy, async (piece) => {
+      contentHash.update(piece)
+      await emit(piece)
+    })
+    await emit(layerTrailer(file.size))
+    await sink.flush()
+    const contentSha256 = contentHash.digest('hex')
+    if (file.lfsSha256 && contentSha256 !== file.lfsSha256) {
+      throw new ModelcarError(`${file.path}: content sha256 ${contentSha256} does not match the Hub's LFS sha256 ${file.lfsSha256}; the file was not pushed.`, {code: 'E_CONTENT_MISMATCH'})
+    }
+    const digest = `sha256:${layerHash.digest('hex')}`
+    if (sink.written !== file.layerSize) throw new ModelcarError(`${file.path}: layer is ${sink.written} bytes, expected ${file.layerSize}.`, {code: 'E_LAYER_SIZE'})
+    await upload.commit(digest, file.layerSize)
+    return {digest, size: file.layerSize, contentSha256}
+  } catch (error) {
+    await upload.cancel()
+    throw error
+  }
+}
+
+/**
+ * Read the file's content from the Hub, continuing a cut or stalled body with
+ * Range from the byte it stopped at. `consume` sees every byte exactly once.
+ */
+async function streamContent(file: PlannedFile, ctx: TransferContext, policy: RetryPolicy, consume: (piece: Buffer) => Promise<void>): Promise<void> {
+  let done = 0
+  let failures = 0
+  while (done < file.size) {
+    const before = done
+    try {
+      const res = await ctx.hub.openFile(ctx.hfRepo, ctx.sha, file, done, ctx.signal)
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        const take = Math.min(chunk.length, file.size - done)
+        if (take > 0) {
+          await consume(take === chunk.length ? chunk : chunk.subarray(0, take))
+          done += take
+        }
+        if (take < chunk.length) {
+          res.body.destroy()
+          throw new RetryableError(`the Hub sent more bytes of ${file.path} than its size (${file.size})`)
+        }
+      }
+      if (done < file.size) throw new RetryableError(`the Hub's body for ${file.path} ended at byte ${done} of ${file.size}`)
+    } catch (error) {
+      if (error instanceof RangeIgnoredError || ctx.signal?.aborted) throw error
+      const retryable = error instanceof TransportError || error instanceof RetryableError || isStreamError(error)
+      failures = done > before ? 1 : failures + 1
+      if (!retryable || failures > policy.maxRetries) throw error
+      ctx.onRetry?.(`${file.path}: ${(error as Error).message}; continuing from byte ${done}`)
+      await sleep(backoffDelay(failures - 1, policy, error instanceof RetryableError ? error.retryAfterMs : undefined), undefined, {signal: ctx.signal})
+    }
+  }
+}
+
+function isStreamError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException)?.code
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'EPIPE' || code === 'ETIMEDOUT' || (error as Error)?.message === 'aborted'
+}
+
+/** Two chunk buffers: fill one while the other is in flight. */
+class ChunkSink {
+  written = 0
+  private readonly buffers: [Buffer, Buffer]
+  private current = 0
+  private fill = 0
+  private chunkStart = 0
+  private inFlight: Promise<void> | undefined
+
+  constructor(private readonly upload: ChunkedUpload, size: number) {
+    this.buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)]
+  }
+
+  async write(bytes: Buffer): Promise<void> {
+    let offset = 0
+    while (offset < bytes.length) {
+      const buffer = this.buffers[this.current]
+      const n = bytes.copy(buffer, this.fill, offset)
+      offset += n
+      this.fill += n
+      this.written += n
+      if (this.fill === buffer.length) await this.ship()
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.fill > 0) await this.ship()
+    await this.inFlight
+    this.inFlight = undefined
+  }
+
+  private async ship(): Promise<void> {
+    await this.inFlight // the other buffer must be free before we refill it
+    const chunk = this.buffers[this.current].subarray(0, this.fill)
+    const start = this.chunkStart
+    this.inFlight = this.upload.send(chunk, start)
+    // Surface a failure at the next await, not as an unhandled rejection.
+    this.inFlight.catch(() => undefined)
+    this.chunkStart += this.fill
+    this.current ^= 1
+    this.fill = 0
+  }
+}

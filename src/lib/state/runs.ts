@@ -1,0 +1,121 @@
+// Runs and their files: what a push did, file by file, so it can be resumed,
+// reported (status, list) and audited. All writes are immediate transactions.
+import {hostname} from 'node:os'
+import type {DB} from './db.js'
+
+export type RunStatus = 'running' | 'done' | 'failed' | 'interrupted'
+export type FileStatus = 'pending' | 'uploading' | 'done' | 'failed'
+
+export interface RunRow {
+  id: number
+  status: RunStatus
+  hf_endpoint: string
+  hf_repo: string
+  hf_revision: string
+  hf_sha: string | null
+  registry: string
+  target_repo: string
+  target_tag: string | null
+  params: string
+  manifest_digest: string | null
+  files_total: number
+  bytes_total: number
+  error: string | null
+  owner_pid: number | null
+  owner_host: string | null
+  started_at: number
+  updated_at: number
+  finished_at: number | null
+}
+
+export interface RunFileRow {
+  run_id: number
+  path: string
+  size: number
+  layer_size: number
+  oid: string
+  lfs_sha256: string | null
+  status: FileStatus
+  layer_digest: string | null
+  content_sha256: string | null
+  bytes_done: number
+  upload_location: string | null
+  upload_offset: number | null
+  error: string | null
+  updated_at: number
+}
+
+export interface NewRun {
+  hfEndpoint: string
+  hfRepo: string
+  hfRevision: string
+  registry: string
+  targetRepo: string
+  targetTag?: string
+  params: Record<string, unknown>
+}
+
+export class RunStore {
+  constructor(readonly db: DB) {}
+
+  create(run: NewRun): number {
+    const now = Date.now()
+    return this.db.transaction(() => Number(this.db.prepare(
+      `INSERT INTO runs (status, hf_endpoint, hf_repo, hf_revision, registry, target_repo, target_tag, params, owner_pid, owner_host, started_at, updated_at)
+       VALUES ('running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(run.hfEndpoint, run.hfRepo, run.hfRevision, run.registry, run.targetRepo, run.targetTag ?? null, JSON.stringify(run.params), process.pid, hostname(), now, now).lastInsertRowid)).immediate()
+  }
+
+  /** Record the resolved plan: commit, tag and every file, pending. */
+  setPlan(runId: number, plan: {sha: string; tag: string; files: Array<{path: string; size: number; layerSize: number; oid: string; lfsSha256?: string}>}): void {
+    const now = Date.now()
+    const insert = this.db.prepare(
+      `INSERT INTO run_files (run_id, path, size, layer_size, oid, lfs_sha256, status, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
+       ON CONFLICT(run_id, path) DO NOTHING`,
+    )
+    this.db.transaction(() => {
+      this.db.prepare(`UPDATE runs SET hf_sha = ?, target_tag = ?, files_total = ?, bytes_total = ?, updated_at = ? WHERE id = ?`)
+        .run(plan.sha, plan.tag, plan.files.length, plan.files.reduce((n, f) => n + f.layerSize, 0), now, runId)
+      for (const f of plan.files) insert.run(runId, f.path, f.size, f.layerSize, f.oid, f.lfsSha256 ?? null, now)
+    }).immediate()
+  }
+
+  fileUploading(runId: number, path: string): void {
+    this.write(`UPDATE run_files SET status = 'uploading', error = NULL, updated_at = ? WHERE run_id = ? AND path = ?`, Date.now(), runId, path)
+  }
+
+  /** An acknowledged chunk: where the session is and how far it got. */
+  checkpoint(runId: number, path: string, cp: {location: string; offset: number}): void {
+    this.write(`UPDATE run_files SET upload_location = ?, upload_offset = ?, bytes_done = ?, updated_at = ? WHERE run_id = ? AND path = ?`,
+      cp.location, cp.offset, cp.offset, Date.now(), runId, path)
+  }
+
+  fileDone(runId: number, path: string, result: {digest: string; size: number; contentSha256: string}): void {
+    this.write(`UPDATE run_files SET status = 'done', layer_digest = ?, content_sha256 = ?, bytes_done = ?, upload_location = NULL, upload_offset = NULL, hash_state = NULL, error = NULL, updated_at = ? WHERE run_id = ? AND path = ?`,
+      result.digest, result.contentSha256, result.size, Date.now(), runId, path)
+  }
+
+  fileFailed(runId: number, path: string, error: string): void {
+    this.write(`UPDATE run_files SET status = 'failed', error = ?, updated_at = ? WHERE run_id = ? AND path = ?`, error, Date.now(), runId, path)
+  }
+
+  finish(runId: number, status: RunStatus, detail: {manifestDigest?: string; error?: string} = {}): void {
+    const now = Date.now()
+    this.write(`UPDATE runs SET status = ?, manifest_digest = COALESCE(?, manifest_digest), error = ?, updated_at = ?, finished_at = ?, owner_pid = NULL, owner_host = NULL WHERE id = ?`,
+      status, detail.manifestDigest ?? null, detail.error ?? null, now, status === 'done' || status === 'failed' ? now : null, runId)
+  }
+
+  get(runId: number): RunRow | undefined {
+    return this.db.prepare(`SELECT * FROM runs WHERE id = ?`).get(runId) as RunRow | undefined
+  }
+
+  files(runId: number): RunFileRow[] {
+    return this.db.prepare(`SELECT * FROM run_files WHERE run_id = ? ORDER BY path`).all(runId) as RunFileRow[]
+  }
+
+  private write(sql: string, ...args: unknown[]): void {
+    const stmt = this.db.prepare(sql)
+    this.db.transaction(() => stmt.run(...args)).immediate()
+  }
+}

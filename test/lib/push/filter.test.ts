@@ -1,0 +1,33 @@
+import {expect} from 'chai'
+import {fileFilter, fnmatchToRegExp} from '../../../src/lib/push/filter.js'
+
+describe('push/filter (hf download globs)', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['*.json', 'config.json', true],
+    ['*.json', 'sub/dir/config.json', true], // fnmatch: * crosses /
+    ['*.json', 'config.jsonl', false],
+    ['onnx/', 'onnx/model.onnx', true],
+    ['onnx/', 'other/onnx/model.onnx', false],
+    ['model-0000?-of-00002.safetensors', 'model-00001-of-00002.safetensors', true],
+    ['[!a]*.bin', 'b.bin', true],
+    ['[!a]*.bin', 'a.bin', false],
+    ['[ab].txt', 'b.txt', true],
+    ['a.b', 'axb', false],
+    ['(x)+', '(x)+', true],
+    ['[unclosed', '[unclosed', true],
+  ]
+  for (const [pattern, path, want] of cases) {
+    it(`${pattern} ${want ? 'matches' : 'does not match'} ${path}`, () => {
+      expect(fnmatchToRegExp(pattern).test(path)).to.equal(want)
+    })
+  }
+
+  it('keeps files matching any include and no exclude', () => {
+    const keep = fileFilter(['*.json', '*.safetensors'], ['*tokenizer*'])
+    expect(['config.json', 'tokenizer.json', 'model.safetensors', 'README.md'].filter(keep)).to.deep.equal(['config.json', 'model.safetensors'])
+  })
+
+  it('keeps everything without patterns', () => {
+    expect(fileFilter([], [])('anything/at/all')).to.equal(true)
+  })
+})
