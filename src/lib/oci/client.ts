@@ -101,7 +101,10 @@ export class RegistryClient {
   /** GET the upload session: where does the registry think it is? */
   async uploadStatus(location: URL): Promise<UploadStatus> {
     const res = await this.send('GET', location, {what: 'upload status', accept: [204, 200, 404]})
-    if (res.status === 404) throw new UploadGoneError(`the registry no longer knows the upload session (${res.status})`)
+    if (res.status === 404) {
+      await res.body?.cancel()
+      throw new UploadGoneError('the registry no longer accepts this upload session (404)')
+    }
     return {location: this.location(res, location), size: parseRangeEnd(res.headers.get('range'))}
   }
 
@@ -271,7 +274,9 @@ function describeFailure(what: string, status: number, body: string, retryAfter:
   if (status === 404 && /upload/i.test(what) === false && code === 'NAME_UNKNOWN') {
     return new UsageError(`${detail}: check --target-repo.`, 'E_REGISTRY_REFUSED')
   }
-  if (code === 'BLOB_UPLOAD_UNKNOWN' || (status === 404 && /PATCH|upload status/.test(what))) return new UploadGoneError(detail)
+  // distribution signs the offset into the upload Location: after a PATCH
+  // whose bytes it partly kept, the old Location answers BLOB_UPLOAD_INVALID.
+  if (code === 'BLOB_UPLOAD_UNKNOWN' || code === 'BLOB_UPLOAD_INVALID' || (status === 404 && /PATCH|upload status/.test(what))) return new UploadGoneError(detail)
   return new RegistryRefusedError(detail, status, code)
 }
 

@@ -3,7 +3,7 @@
 // ignores Content-Range and would append a re-sent chunk: silent corruption).
 import {setTimeout as sleep} from 'node:timers/promises'
 import {backoffDelay, defaultRetryPolicy, RetryableError, type RetryPolicy} from '../http/retry.js'
-import {isRetryableError, RegistryRefusedError, type RegistryClient} from './client.js'
+import {isRetryableError, RegistryRefusedError, UploadGoneError, type RegistryClient} from './client.js'
 
 /** The session cannot continue from the chunk in hand: start the layer over. */
 export class RestartLayerError extends Error {
@@ -40,10 +40,14 @@ export class ChunkedUpload {
         this.location = await this.client.patchChunk(this.location, chunk.subarray(sent), start + sent, this.opts.signal)
         return this.ack(start + chunk.length)
       } catch (error) {
+        if (error instanceof UploadGoneError) throw new RestartLayerError(error.message)
         const refusedRange = error instanceof RegistryRefusedError && error.status === 416
         if (!(isRetryableError(error) || refusedRange) || attempt >= this.opts.policy.maxRetries || this.opts.signal?.aborted) throw error
         await sleep(backoffDelay(attempt, this.opts.policy, error instanceof RetryableError ? error.retryAfterMs : undefined), undefined, {signal: this.opts.signal})
-        const status = await this.client.uploadStatus(this.location)
+        const status = await this.client.uploadStatus(this.location).catch((statusError) => {
+          if (statusError instanceof UploadGoneError) throw new RestartLayerError(statusError.message)
+          throw statusError
+        })
         this.location = status.location
         if (status.size === undefined) throw new RestartLayerError('the registry does not report how much of the upload it holds')
         if (status.size < start || status.size > start + chunk.length) {

@@ -31,11 +31,12 @@ export function pushParams(flags: PushFlags): PushParams {
   const revision = flags['hf-revision'].trim()
   if (revision === '' || /[\u0000-\u001f]/.test(revision)) throw new UsageError('--hf-revision must be a branch, tag, 40-hex commit sha or refs/pr/N.')
   const alsoTags = (flags['also-tag'] ?? []).flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean)
+  const registry = parseRegistry(flags.registry)
   return {
     hfRepo: validateHfRepo(flags['hf-repo']),
     revision,
-    registry: parseRegistry(flags.registry),
-    targetRepo: validateRepository(flags['target-repo'], '--target-repo'),
+    registry,
+    targetRepo: validateRepository(flags['target-repo'], '--target-repo', registry.host),
     targetTag: flags['target-tag'] === undefined ? undefined : validateTag(flags['target-tag'], '--target-tag'),
     alsoTags: alsoTags.map((t) => validateTag(t, '--also-tag')),
     include: flags.include ?? [],

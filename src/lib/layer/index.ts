@@ -1,0 +1,1 @@
+export {MODELS_DIR, layerHeader, layerSize, layerTrailer} from './tar.js'
