@@ -1,7 +1,8 @@
 // npm run demo: the main job end to end with no credentials and no internet.
 // Starts a real registry (Debian's docker-registry) and the Hub simulator on
 // 127.0.0.1, pushes a small repo with the built CLI, and prints what happened.
-import {spawnSync} from 'node:child_process'
+import {spawn} from 'node:child_process'
+import {once} from 'node:events'
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -32,11 +33,13 @@ try {
   console.error(`Hub simulator: ${hub.endpoint}   registry: ${registry.url}\n`)
   const args = ['push', '--hf-repo', 'demo-org/tiny-model', '--registry', registry.host, '--target-repo', 'demo/tiny-model', '--also-tag', 'latest']
   console.error(`$ modelcar ${args.join(' ')}\n`)
-  const run = spawnSync(process.execPath, ['bin/run.js', ...args], {
+  // Asynchronous: the simulator and registry answer from this process.
+  const child = spawn(process.execPath, ['bin/run.js', ...args], {
     stdio: 'inherit',
     env: {...process.env, HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state, HF_TOKEN: '', OCI_USERNAME: '', OCI_PASSWORD: ''},
   })
-  if (run.status !== 0) process.exitCode = run.status ?? 1
+  const [code] = await once(child, 'exit')
+  if (code !== 0) process.exitCode = code ?? 1
   else console.error(`\nInspect it: skopeo inspect --tls-verify=false docker://${registry.host}/demo/tiny-model:latest`)
 } finally {
   await registry.close()

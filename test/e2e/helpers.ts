@@ -1,0 +1,90 @@
+// Drive the built CLI (bin/run.js → dist/) and read back what it pushed with
+// real, independent clients: skopeo and umoci.
+import {execFile, spawn} from 'node:child_process'
+import {createHash} from 'node:crypto'
+import {mkdtempSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {promisify} from 'node:util'
+
+const execFileP = promisify(execFile)
+export const ROOT = new URL('../..', import.meta.url).pathname
+
+export interface CliRun {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Run `modelcar` asynchronously (the fixtures answer from this process). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: {timeoutMs?: number} = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {env: {...cleanEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000)
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({code, signal, stdout, stderr})
+    })
+  })
+}
+
+/** The environment without anything that could leak real credentials into a test. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const k of ['PATH', 'LANG', 'TERM', 'SYSTEMROOT']) if (process.env[k]) env[k] = process.env[k]
+  const home = mkdtempSync(join(tmpdir(), 'mc-home-'))
+  return {...env, HOME: home, XDG_RUNTIME_DIR: home, DOCKER_CONFIG: join(home, '.docker'), NO_COLOR: '1'}
+}
+
+export function outputValue(stdout: string, key: string): string {
+  const line = stdout.split('\n').find((l) => l.startsWith(`${key}=`))
+  if (!line) throw new Error(`no ${key}= line in output:\n${stdout}`)
+  return line.slice(key.length + 1)
+}
+
+export interface OciLayout {
+  dir: string
+  manifest: {mediaType: string; config: {digest: string; mediaType: string; size: number}; layers: Array<{digest: string; mediaType: string; size: number; annotations: Record<string, string>}>; annotations: Record<string, string>}
+  manifestBytes: Buffer
+  config: {rootfs: {diff_ids: string[]; type: string}; architecture: string; os: string}
+  blob(digest: string): Buffer
+}
+
+/** skopeo copy docker://… oci:DIR, keeping the uncompressed layers as pushed. */
+export async function skopeoCopy(ref: string, creds?: string): Promise<OciLayout> {
+  const dir = mkdtempSync(join(tmpdir(), 'mc-oci-'))
+  const args = ['copy', '--src-tls-verify=false', '--dest-oci-accept-uncompressed-layers', ...(creds ? ['--src-creds', creds] : []), `docker://${ref}`, `oci:${dir}:img`]
+  await execFileP('skopeo', args, {maxBuffer: 16 << 20})
+  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'))
+  const blob = (digest: string) => readFileSync(join(dir, 'blobs', ...digest.split(':')))
+  const manifestBytes = blob(index.manifests[0].digest)
+  const manifest = JSON.parse(manifestBytes.toString())
+  return {dir, manifest, manifestBytes, config: JSON.parse(blob(manifest.config.digest).toString()), blob}
+}
+
+/** umoci unpack the layout into a bundle; returns the rootfs path. */
+export async function umociUnpack(layout: OciLayout): Promise<string> {
+  const bundle = join(mkdtempSync(join(tmpdir(), 'mc-bundle-')), 'b')
+  await execFileP('umoci', ['unpack', '--rootless', '--image', `${layout.dir}:img`, bundle], {maxBuffer: 16 << 20})
+  return join(bundle, 'rootfs')
+}
+
+export function sha256Hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+export async function haveTools(): Promise<boolean> {
+  try {
+    await execFileP('skopeo', ['--version'])
+    await execFileP('umoci', ['--version'])
+    return true
+  } catch {
+    return false
+  }
+}
