@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 import {pushParams, MAX_WORKERS} from '../lib/push/flags.js'
 import {push} from '../lib/push/service.js'
-import {defaultStatePath} from '../lib/state/db.js'
 import {BaseCommand} from '../lib/ui/base-command.js'
+import {stateDbFlag, stateDbPath} from '../lib/ui/flags.js'
 import {renderPlan, renderPushResult} from '../lib/ui/output.js'
 import {createProgress} from '../lib/ui/progress.js'
 import {withSignals} from '../lib/ui/signals.js'
@@ -31,14 +31,14 @@ export default class Push extends BaseCommand {
     'continue-on-error': Flags.boolean({description: 'Finish every file that can be finished, push no manifest, and report the failures.', exclusive: ['fail-fast']}),
     force: Flags.boolean({description: 'Push every file again from zero, ignoring saved state and blobs already in the registry.'}),
     'max-retries': Flags.integer({description: 'Retries per request for transient failures.', default: 5, min: 0, max: 100}),
-    'state-db': Flags.string({description: 'State database (resume state and history). Default: $XDG_STATE_HOME/modelcar/state.db.', env: 'MODELCAR_STATE_DB'}),
+    'state-db': stateDbFlag,
     verbose: Flags.boolean({description: 'Log retries and other details on stderr.'}),
   }
 
   async run() {
     const {flags} = await this.parse(Push)
     const params = pushParams(flags)
-    const stateDb = flags['state-db'] ?? defaultStatePath()
+    const stateDb = stateDbPath(flags['state-db'])
     if (flags['dry-run']) {
       const {plan} = await push({...params, dryRun: true, stateDb, maxRetries: flags['max-retries']})
       if (!this.jsonEnabled()) this.log(renderPlan(plan))

@@ -20,6 +20,9 @@ export interface UploadCheckpoint {
 }
 
 export class ChunkedUpload {
+  /** Bytes put on the wire in PATCH bodies, re-sends included. */
+  bytesSent = 0
+
   private constructor(
     private readonly client: RegistryClient,
     public location: URL,
@@ -32,12 +35,20 @@ export class ChunkedUpload {
     return new ChunkedUpload(client, location, 0, {policy: opts.policy ?? defaultRetryPolicy, ...opts})
   }
 
+  /** Continue a session the registry still holds `offset` bytes of. */
+  static resume(client: RegistryClient, location: URL, offset: number, opts: {policy?: RetryPolicy; signal?: AbortSignal; onAck?: (cp: UploadCheckpoint) => void} = {}): ChunkedUpload {
+    return new ChunkedUpload(client, location, offset, {policy: opts.policy ?? defaultRetryPolicy, ...opts})
+  }
+
   /** Send `chunk`, which starts at layer offset `start` (= this.offset). */
   async send(chunk: Buffer, start: number): Promise<void> {
     let sent = 0
     for (let attempt = 0; ; attempt++) {
       try {
-        this.location = await this.client.patchChunk(this.location, chunk.subarray(sent), start + sent, this.opts.signal)
+        // No abort signal here: a PATCH cut halfway leaves distribution with
+        // bytes we cannot account for, so an interrupt lets it finish.
+        this.bytesSent += chunk.length - sent
+        this.location = await this.client.patchChunk(this.location, chunk.subarray(sent), start + sent)
         return this.ack(start + chunk.length)
       } catch (error) {
         if (error instanceof UploadGoneError) throw new RestartLayerError(error.message)

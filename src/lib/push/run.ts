@@ -8,7 +8,7 @@ import type {RegistryClient} from '../oci/client.js'
 import {ChunkedUpload} from '../oci/upload.js'
 import type {RetryPolicy} from '../http/retry.js'
 import {sourceKey, type BlobStore} from '../state/blobs.js'
-import type {RunStore} from '../state/runs.js'
+import type {RunFileRow, RunStore} from '../state/runs.js'
 import type {PlannedFile, PushPlan} from './plan.js'
 import {runPool, type Scheduler} from './pool.js'
 import {transferLayer, type LayerResult} from './transfer.js'
@@ -44,7 +44,10 @@ export interface PushResult {
   imageRefDigest: string
   tags: string[]
   files: Array<{path: string; digest: string; size: number; contentSha256: string; outcome: FileOutcome}>
+  /** Bytes sent in PATCH bodies by this process (re-sends included). */
   bytesUploaded: number
+  /** Bytes re-read from the Hub to rebuild hashes of resumed uploads. */
+  bytesReread: number
   seconds: number
 }
 
@@ -63,13 +66,15 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
 
   const results = new Map<string, LayerResult & {outcome: FileOutcome}>()
   let bytesUploaded = 0
+  let bytesReread = 0
   // Biggest first, so the last worker is not left alone with the largest shard.
   const queue = [...plan.files].sort((a, b) => b.layerSize - a.layerSize || (a.path < b.path ? -1 : 1))
   const scheduler = deps.scheduler ?? runPool
   const failures = await scheduler(queue, params.workers, async (file, signal) => {
     events.fileStart?.(file)
     try {
-      const reused = params.force ? undefined : await reuseExisting(file, plan, deps)
+      const saved = params.force ? undefined : deps.runs?.file(runId!, file.path)
+      const reused = params.force ? undefined : (await alreadyPushed(file, saved, deps)) ?? (await reuseExisting(file, plan, deps))
       if (reused) {
         results.set(file.path, reused)
         deps.runs?.fileDone(runId!, file.path, reused)
@@ -77,24 +82,27 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
         return
       }
       deps.runs?.fileUploading(runId!, file.path)
-      let lastCheckpoint = 0
+      const resume = saved?.upload_location && saved.upload_offset !== null ? {location: new URL(saved.upload_location), offset: saved.upload_offset} : undefined
       const result = await transferLayer(file, {
         hub: deps.hub, hfRepo: params.hfRepo, sha: plan.sha, registry, chunkSize: params.chunkMiB * 1024 * 1024,
-        policy: deps.policy, signal,
+        policy: deps.policy, signal, resume,
         onProgress: (bytes) => events.fileProgress?.(file, bytes),
-        onCheckpoint: (cp) => {
-          lastCheckpoint = cp.offset
-          deps.runs?.checkpoint(runId!, file.path, {location: cp.location.href, offset: cp.offset})
-        },
+        onCheckpoint: (cp) => deps.runs?.checkpoint(runId!, file.path, {location: cp.location.href, offset: cp.offset}),
+        onRestart: () => deps.runs?.clearCheckpoint(runId!, file.path),
         onRetry: (message) => events.retry?.(message),
+        onTransferStats: (stats) => {
+          bytesUploaded += stats.uploaded
+          bytesReread += stats.reread
+          deps.runs?.addTransfer(runId!, stats.uploaded, stats.reread)
+        },
       })
-      bytesUploaded += lastCheckpoint
       deps.blobs?.record({registry: deps.registryKey, repository: params.targetRepo, digest: result.digest, size: result.size, sourceKey: sourceKey(file), hfRepo: params.hfRepo, hfSha: plan.sha, path: file.path, contentSha256: result.contentSha256})
       deps.runs?.fileDone(runId!, file.path, result)
       results.set(file.path, {...result, outcome: 'uploaded'})
       events.fileDone?.(file, result, 'uploaded')
     } catch (error) {
-      deps.runs?.fileFailed(runId!, file.path, errorText(error))
+      // An interrupted file keeps its checkpoint for the next run.
+      if (!signal.aborted || !deps.signal?.aborted) deps.runs?.fileFailed(runId!, file.path, errorText(error))
       events.fileFailed?.(file, error)
       throw error
     }
@@ -128,8 +136,17 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
     tags,
     files: plan.files.map((f) => ({path: f.path, ...results.get(f.path)!})),
     bytesUploaded,
+    bytesReread,
     seconds: (Date.now() - started) / 1000,
   }
+}
+
+/** A file a previous attempt of this run finished: still in the registry? */
+async function alreadyPushed(file: PlannedFile, saved: RunFileRow | undefined, deps: PushDeps): Promise<(LayerResult & {outcome: FileOutcome}) | undefined> {
+  if (saved?.status !== 'done' || !saved.layer_digest || !saved.content_sha256) return undefined
+  const found = await deps.registry.headBlob(saved.layer_digest)
+  if (!found || found.size !== file.layerSize) return undefined
+  return {digest: saved.layer_digest, size: file.layerSize, contentSha256: saved.content_sha256, outcome: 'exists'}
 }
 
 /**

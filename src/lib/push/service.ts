@@ -1,16 +1,19 @@
-// The push service behind `modelcar push` (and resume): builds the Hub and
-// registry clients from flags and the environment, records the run, plans,
+// The push service behind `modelcar push` and `modelcar resume`: builds the
+// Hub and registry clients from flags and the environment, finds or records
+// the run (re-running the same push continues it), takes the run's lock,
 // executes, and closes the run record whatever happens.
-import {ModelcarError} from '../errors.js'
+import {EXIT, ModelcarError, UsageError} from '../errors.js'
 import {HubClient} from '../hf/client.js'
 import {findHubToken, hubEndpoint} from '../hf/token.js'
 import {defaultRetryPolicy, type RetryPolicy} from '../http/retry.js'
 import {RegistryAuth} from '../oci/auth.js'
 import {RegistryClient} from '../oci/client.js'
 import {findRegistryCredential} from '../oci/credentials.js'
+import {parseRegistry} from '../oci/reference.js'
 import {BlobStore} from '../state/blobs.js'
 import {openStateDb} from '../state/db.js'
-import {RunStore} from '../state/runs.js'
+import {lockRun} from '../state/lock.js'
+import {RunStore, type RunRow} from '../state/runs.js'
 import type {Progress} from '../ui/progress.js'
 import {planPush, type PushParams, type PushPlan} from './plan.js'
 import {errorText, executePush, type PushResult} from './run.js'
@@ -19,51 +22,113 @@ export interface PushRequest extends PushParams {
   dryRun: boolean
   stateDb: string
   maxRetries?: number
+  /** Continue this run (modelcar resume) rather than look one up. */
+  runId?: number
 }
 
 export interface PushOutcome {
   plan: PushPlan
   result?: PushResult
+  /** The run this push continued, if it was not a fresh one. */
+  resumedRun?: number
 }
 
-export async function push(req: PushRequest, ui: {progress?: Progress; signal?: AbortSignal; env?: NodeJS.ProcessEnv} = {}): Promise<PushOutcome> {
+export interface PushUi {
+  progress?: Progress
+  signal?: AbortSignal
+  env?: NodeJS.ProcessEnv
+}
+
+export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutcome> {
   const env = ui.env ?? process.env
   const policy: RetryPolicy = {...defaultRetryPolicy, maxRetries: req.maxRetries ?? defaultRetryPolicy.maxRetries}
   const endpoint = hubEndpoint(env)
   const hub = new HubClient(endpoint, findHubToken(env), {maxRetries: policy.maxRetries})
-
-  if (req.dryRun) return {plan: await planPush(req, hub)}
+  const plan = await planPush(req, hub)
+  if (req.dryRun) return {plan}
 
   const db = openStateDb(req.stateDb)
-  const runs = new RunStore(db)
-  const blobs = new BlobStore(db)
-  const runId = runs.create({
-    hfEndpoint: endpoint.href, hfRepo: req.hfRepo, hfRevision: req.revision, registry: req.registry.display,
-    targetRepo: req.targetRepo, targetTag: req.targetTag, params: paramsRecord(req),
-  })
   try {
-    const plan = await planPush(req, hub)
-    ui.progress?.expect(plan.totalLayerBytes)
-    const credential = await findRegistryCredential(req.registry.host, {repository: req.targetRepo, env})
-    const auth = new RegistryAuth(req.registry, credential)
-    const registry = new RegistryClient(req.registry, req.targetRepo, auth, {
-      retry: policy,
-      onRetry: (what, error, n) => ui.progress?.events.retry?.(`${what} (attempt ${n + 1}): ${errorText(error)}`),
+    const runs = new RunStore(db)
+    const key = pushKey(req, plan)
+    const previous = req.runId ?? (req.force ? undefined : runs.findResumable(key)?.id)
+    const runId = previous ?? runs.create({
+      pushKey: key, hfSha: plan.sha, hfEndpoint: endpoint.href, hfRepo: req.hfRepo, hfRevision: req.revision,
+      registry: req.registry.display, targetRepo: req.targetRepo, targetTag: plan.tag, params: paramsRecord(req),
     })
-    const result = await executePush(plan, {
-      hub, registry, runs, blobs, policy, signal: ui.signal, registryKey: req.registry.baseUrl,
-      scheduler: ui.progress?.scheduler, events: ui.progress?.events,
-    }, runId)
-    runs.finish(runId, 'done', {manifestDigest: result.manifestDigest})
-    return {plan, result}
-  } catch (error) {
-    const interrupted = ui.signal?.aborted
-    runs.finish(runId, interrupted ? 'interrupted' : 'failed', {error: errorText(error)})
-    if (error instanceof ModelcarError || !(error instanceof Error)) throw error
-    throw error
+    const release = lockRun(runs, runId)
+    if (previous) {
+      runs.restart(runId)
+      ui.progress?.log(`Resuming run ${runId}`)
+    }
+    try {
+      ui.progress?.expect(plan.totalLayerBytes)
+      const credential = await findRegistryCredential(req.registry.host, {repository: req.targetRepo, env})
+      const registry = new RegistryClient(req.registry, req.targetRepo, new RegistryAuth(req.registry, credential), {
+        retry: policy,
+        onRetry: (what, error, n) => ui.progress?.events.retry?.(`${what} (attempt ${n + 1}): ${errorText(error)}`),
+      })
+      const result = await executePush(plan, {
+        hub, registry, runs, blobs: new BlobStore(db), policy, signal: ui.signal, registryKey: req.registry.baseUrl,
+        scheduler: ui.progress?.scheduler, events: ui.progress?.events,
+      }, runId)
+      runs.finish(runId, 'done', {manifestDigest: result.manifestDigest})
+      return {plan, result, resumedRun: previous}
+    } catch (error) {
+      runs.finish(runId, ui.signal?.aborted ? 'interrupted' : 'failed', {error: errorText(error)})
+      throw error
+    } finally {
+      release()
+    }
   } finally {
     db.close()
   }
+}
+
+/** The recorded push of a run, pinned to its commit and tag, for `modelcar resume`. */
+export function resumeRequest(stateDb: string, runId: number | undefined): PushRequest {
+  const db = openStateDb(stateDb)
+  try {
+    const runs = new RunStore(db)
+    const run = runId === undefined ? runs.latestUnfinished() : runs.get(runId)
+    if (!run) {
+      throw new UsageError(runId === undefined ? 'There is no unfinished push to resume: see `modelcar list`.' : `Run ${runId} does not exist: see \`modelcar list\`.`, 'E_NO_RUN')
+    }
+    if (run.status === 'done') {
+      throw new ModelcarError(`Run ${run.id} already finished (${run.manifest_digest}): nothing to resume.`, {code: 'E_RUN_DONE', exitCode: EXIT.usage})
+    }
+    return requestFromRun(run, stateDb)
+  } finally {
+    db.close()
+  }
+}
+
+function requestFromRun(run: RunRow, stateDb: string): PushRequest {
+  const p = JSON.parse(run.params) as Record<string, unknown>
+  const registryInput = p.registryScheme ? `${p.registryScheme}://${p.registry}` : String(p.registry)
+  return {
+    hfRepo: run.hf_repo,
+    // Pinned: a branch that moved since must not change what this run pushes.
+    revision: run.hf_sha ?? run.hf_revision,
+    registry: parseRegistry(registryInput),
+    targetRepo: run.target_repo,
+    targetTag: run.target_tag ?? undefined,
+    alsoTags: (p.alsoTags as string[]) ?? [],
+    include: (p.include as string[]) ?? [],
+    exclude: (p.exclude as string[]) ?? [],
+    workers: Number(p.workers ?? 4),
+    chunkMiB: Number(p.chunkMiB ?? 8),
+    failFast: p.failFast !== false,
+    force: false,
+    dryRun: false,
+    stateDb,
+    runId: run.id,
+  }
+}
+
+/** What makes two pushes "the same": same bytes to the same place. */
+function pushKey(req: PushParams, plan: PushPlan): string {
+  return JSON.stringify([req.hfRepo, plan.sha, req.registry.baseUrl, req.targetRepo, plan.tag, req.include, req.exclude])
 }
 
 /** The flags worth recording (and replaying on resume). Never secrets. */

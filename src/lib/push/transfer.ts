@@ -10,6 +10,7 @@ import {TransportError} from '../http/raw.js'
 import {backoffDelay, defaultRetryPolicy, RetryableError, type RetryPolicy} from '../http/retry.js'
 import {layerHeader, layerTrailer} from '../layer/tar.js'
 import type {RegistryClient} from '../oci/client.js'
+import {UploadGoneError} from '../oci/client.js'
 import {ChunkedUpload, RestartLayerError, type UploadCheckpoint} from '../oci/upload.js'
 import type {PlannedFile} from './plan.js'
 
@@ -24,7 +25,13 @@ export interface TransferContext {
   /** Layer bytes read so far (for progress). */
   onProgress?: (layerBytes: number) => void
   onCheckpoint?: (cp: UploadCheckpoint) => void
+  /** The upload session was given up: forget its checkpoint. */
+  onRestart?: () => void
   onRetry?: (why: string) => void
+  /** Continue this upload session (from a checkpoint of an earlier process). */
+  resume?: UploadCheckpoint
+  /** Bytes moved, for the run's accounting; called when the transfer ends. */
+  onTransferStats?: (stats: TransferStats) => void
 }
 
 export interface LayerResult {
@@ -33,25 +40,61 @@ export interface LayerResult {
   contentSha256: string
 }
 
+export interface TransferStats {
+  /** Bytes sent to the registry in PATCH bodies. */
+  uploaded: number
+  /** Bytes read from the Hub only to rebuild the hash state of a resumed upload. */
+  reread: number
+}
+
 const MAX_LAYER_RESTARTS = 3
 
 export async function transferLayer(file: PlannedFile, ctx: TransferContext): Promise<LayerResult> {
+  let resume = ctx.resume
   for (let restart = 0; ; restart++) {
     try {
-      return await transferOnce(file, ctx)
+      return await transferOnce(file, ctx, resume)
     } catch (error) {
       const restartable = error instanceof RestartLayerError || error instanceof RangeIgnoredError
       if (!restartable || restart >= MAX_LAYER_RESTARTS || ctx.signal?.aborted) throw error
-      ctx.onRetry?.(`restarting ${file.path}: ${(error as Error).message}`)
+      ctx.onRetry?.(`restarting ${file.path} from byte 0: ${(error as Error).message}`)
+      ctx.onRestart?.()
+      resume = undefined
     }
   }
 }
 
-async function transferOnce(file: PlannedFile, ctx: TransferContext): Promise<LayerResult> {
-  const policy = ctx.policy ?? defaultRetryPolicy
-  const upload = await ChunkedUpload.open(ctx.registry, {policy, signal: ctx.signal, onAck: ctx.onCheckpoint})
+/**
+ * Where to continue a checkpointed session: the registry's own count wins
+ * (it may hold a chunk acknowledged after the checkpoint was written); less
+ * than the checkpoint, or no session, means starting the layer over.
+ */
+async function reopen(file: PlannedFile, ctx: TransferContext, policy: RetryPolicy, resume: UploadCheckpoint): Promise<ChunkedUpload> {
+  let status
   try {
-    const sink = new ChunkSink(upload, Math.min(ctx.chunkSize, file.layerSize))
+    status = await ctx.registry.uploadStatus(resume.location)
+  } catch (error) {
+    if (error instanceof UploadGoneError) throw new RestartLayerError(`the saved upload session is gone (${error.message})`)
+    throw error
+  }
+  if (status.size === undefined || status.size < resume.offset || status.size > file.layerSize) {
+    throw new RestartLayerError(`the registry holds ${status.size ?? 'an unknown number of'} bytes of the saved session; the checkpoint says ${resume.offset}`)
+  }
+  ctx.onRetry?.(`resuming ${file.path} at byte ${status.size} of ${file.layerSize}`)
+  return ChunkedUpload.resume(ctx.registry, status.location, status.size, {policy, signal: ctx.signal, onAck: ctx.onCheckpoint})
+}
+
+async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: UploadCheckpoint | undefined): Promise<LayerResult> {
+  const policy = ctx.policy ?? defaultRetryPolicy
+  const upload = resume
+    ? await reopen(file, ctx, policy, resume)
+    : await ChunkedUpload.open(ctx.registry, {policy, signal: ctx.signal, onAck: ctx.onCheckpoint})
+  // The bytes the registry already holds are read again from the Hub only to
+  // rebuild the hash state (node:crypto's cannot be saved): re-download, never
+  // re-upload.
+  const sink = new ChunkSink(upload, Math.min(ctx.chunkSize, file.layerSize), upload.offset)
+  const report = () => ctx.onTransferStats?.({uploaded: upload.bytesSent, reread: Math.min(sink.written, sink.skip)})
+  try {
     const layerHash = createHash('sha256')
     const contentHash = createHash('sha256')
     const emit = async (bytes: Buffer) => {
@@ -75,8 +118,16 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext): Promise<La
     await upload.commit(digest, file.layerSize)
     return {digest, size: file.layerSize, contentSha256}
   } catch (error) {
-    await upload.cancel()
+    if (ctx.signal?.aborted) {
+      // Interrupted: let the chunk in flight land so its checkpoint is
+      // written, and keep the session for the next run.
+      await sink.settle()
+    } else {
+      await upload.cancel()
+    }
     throw error
+  } finally {
+    report()
   }
 }
 
@@ -119,21 +170,29 @@ function isStreamError(error: unknown): boolean {
   return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'EPIPE' || code === 'ETIMEDOUT' || (error as Error)?.message === 'aborted'
 }
 
-/** Two chunk buffers: fill one while the other is in flight. */
+/**
+ * Two chunk buffers: fill one while the other is in flight. The first `skip`
+ * bytes are already in the registry: they are counted, not sent.
+ */
 class ChunkSink {
   written = 0
   private readonly buffers: [Buffer, Buffer]
   private current = 0
   private fill = 0
-  private chunkStart = 0
+  private chunkStart: number
   private inFlight: Promise<void> | undefined
 
-  constructor(private readonly upload: ChunkedUpload, size: number) {
+  constructor(private readonly upload: ChunkedUpload, size: number, readonly skip = 0) {
     this.buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)]
+    this.chunkStart = skip
   }
 
   async write(bytes: Buffer): Promise<void> {
     let offset = 0
+    if (this.written < this.skip) {
+      offset = Math.min(bytes.length, this.skip - this.written)
+      this.written += offset
+    }
     while (offset < bytes.length) {
       const buffer = this.buffers[this.current]
       const n = bytes.copy(buffer, this.fill, offset)
@@ -142,6 +201,11 @@ class ChunkSink {
       this.written += n
       if (this.fill === buffer.length) await this.ship()
     }
+  }
+
+  /** Wait for the chunk in flight, whatever its outcome. */
+  async settle(): Promise<void> {
+    await this.inFlight?.catch(() => undefined)
   }
 
   async flush(): Promise<void> {

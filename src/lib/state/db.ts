@@ -66,6 +66,13 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX blobs_by_source ON blobs(source_key);
    CREATE INDEX runs_by_status ON runs(status, started_at);`,
+  // 2: the lock's heartbeat (for owners on other hosts) and transfer counters
+  `ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;
+   ALTER TABLE runs ADD COLUMN bytes_uploaded INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE runs ADD COLUMN bytes_reread INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE runs ADD COLUMN push_key TEXT;
+   CREATE INDEX runs_by_push_key ON runs(push_key, status);`,
 ]
 
 export function defaultStatePath(env: NodeJS.ProcessEnv = process.env): string {

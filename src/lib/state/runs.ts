@@ -26,6 +26,11 @@ export interface RunRow {
   started_at: number
   updated_at: number
   finished_at: number | null
+  heartbeat_at: number | null
+  bytes_uploaded: number
+  bytes_reread: number
+  attempts: number
+  push_key: string | null
 }
 
 export interface RunFileRow {
@@ -46,6 +51,9 @@ export interface RunFileRow {
 }
 
 export interface NewRun {
+  /** Identifies "the same push": re-running it continues the unfinished run. */
+  pushKey: string
+  hfSha: string
   hfEndpoint: string
   hfRepo: string
   hfRevision: string
@@ -61,9 +69,55 @@ export class RunStore {
   create(run: NewRun): number {
     const now = Date.now()
     return this.db.transaction(() => Number(this.db.prepare(
-      `INSERT INTO runs (status, hf_endpoint, hf_repo, hf_revision, registry, target_repo, target_tag, params, owner_pid, owner_host, started_at, updated_at)
-       VALUES ('running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(run.hfEndpoint, run.hfRepo, run.hfRevision, run.registry, run.targetRepo, run.targetTag ?? null, JSON.stringify(run.params), process.pid, hostname(), now, now).lastInsertRowid)).immediate()
+      `INSERT INTO runs (status, push_key, hf_endpoint, hf_repo, hf_revision, hf_sha, registry, target_repo, target_tag, params, owner_pid, owner_host, heartbeat_at, started_at, updated_at)
+       VALUES ('running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(run.pushKey, run.hfEndpoint, run.hfRepo, run.hfRevision, run.hfSha, run.registry, run.targetRepo, run.targetTag ?? null, JSON.stringify(run.params), process.pid, hostname(), now, now, now).lastInsertRowid)).immediate()
+  }
+
+  /** The newest unfinished run of the same push, if any. */
+  findResumable(pushKey: string): RunRow | undefined {
+    return this.db.prepare(`SELECT * FROM runs WHERE push_key = ? AND status != 'done' ORDER BY id DESC LIMIT 1`).get(pushKey) as RunRow | undefined
+  }
+
+  /** The newest run that is not done (for `modelcar resume` without an id). */
+  latestUnfinished(): RunRow | undefined {
+    return this.db.prepare(`SELECT * FROM runs WHERE status != 'done' ORDER BY id DESC LIMIT 1`).get() as RunRow | undefined
+  }
+
+  list(filter: {repo?: string; status?: string; limit?: number; unfinished?: boolean} = {}): RunRow[] {
+    const where: string[] = []
+    const args: unknown[] = []
+    if (filter.repo) {
+      where.push('(hf_repo = ? OR target_repo = ?)')
+      args.push(filter.repo, filter.repo)
+    }
+    if (filter.status) {
+      where.push('status = ?')
+      args.push(filter.status)
+    }
+    if (filter.unfinished) where.push(`status != 'done'`)
+    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`
+    return this.db.prepare(sql).all(...args, filter.limit ?? 20) as RunRow[]
+  }
+
+  /** A run starts again: running, one more attempt, errors cleared. */
+  restart(runId: number): void {
+    this.write(`UPDATE runs SET status = 'running', error = NULL, attempts = attempts + 1, finished_at = NULL, updated_at = ? WHERE id = ?`, Date.now(), runId)
+  }
+
+  /** Bytes sent to the registry and bytes re-read from the Hub to rebuild hashes. */
+  addTransfer(runId: number, uploaded: number, reread: number): void {
+    if (uploaded === 0 && reread === 0) return
+    this.write(`UPDATE runs SET bytes_uploaded = bytes_uploaded + ?, bytes_reread = bytes_reread + ?, updated_at = ? WHERE id = ?`, uploaded, reread, Date.now(), runId)
+  }
+
+  file(runId: number, path: string): RunFileRow | undefined {
+    return this.db.prepare(`SELECT * FROM run_files WHERE run_id = ? AND path = ?`).get(runId, path) as RunFileRow | undefined
+  }
+
+  /** Forget a file's upload session (it is gone, or being restarted). */
+  clearCheckpoint(runId: number, path: string): void {
+    this.write(`UPDATE run_files SET upload_location = NULL, upload_offset = NULL, bytes_done = 0, updated_at = ? WHERE run_id = ? AND path = ?`, Date.now(), runId, path)
   }
 
   /** Record the resolved plan: commit, tag and every file, pending. */
@@ -100,10 +154,15 @@ export class RunStore {
     this.write(`UPDATE run_files SET status = 'failed', error = ?, updated_at = ? WHERE run_id = ? AND path = ?`, error, Date.now(), runId, path)
   }
 
+  /** Close a run and release its lock (only if we still hold it). */
   finish(runId: number, status: RunStatus, detail: {manifestDigest?: string; error?: string} = {}): void {
     const now = Date.now()
-    this.write(`UPDATE runs SET status = ?, manifest_digest = COALESCE(?, manifest_digest), error = ?, updated_at = ?, finished_at = ?, owner_pid = NULL, owner_host = NULL WHERE id = ?`,
-      status, detail.manifestDigest ?? null, detail.error ?? null, now, status === 'done' || status === 'failed' ? now : null, runId)
+    this.write(`UPDATE runs SET status = ?, manifest_digest = COALESCE(?, manifest_digest), error = ?, updated_at = ?, finished_at = ?,
+                  owner_pid = CASE WHEN owner_pid = ? AND owner_host = ? THEN NULL ELSE owner_pid END,
+                  owner_host = CASE WHEN owner_pid = ? AND owner_host = ? THEN NULL ELSE owner_host END
+                WHERE id = ?`,
+      status, detail.manifestDigest ?? null, detail.error ?? null, now, status === 'done' || status === 'failed' ? now : null,
+      process.pid, hostname(), process.pid, hostname(), runId)
   }
 
   get(runId: number): RunRow | undefined {
@@ -114,7 +173,7 @@ export class RunStore {
     return this.db.prepare(`SELECT * FROM run_files WHERE run_id = ? ORDER BY path`).all(runId) as RunFileRow[]
   }
 
-  private write(sql: string, ...args: unknown[]): void {
+  write(sql: string, ...args: unknown[]): void {
     const stmt = this.db.prepare(sql)
     this.db.transaction(() => stmt.run(...args)).immediate()
   }
