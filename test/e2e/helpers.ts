@@ -1,6 +1,6 @@
 // Drive the built CLI (bin/run.js → dist/) and read back what it pushed with
 // real, independent clients: skopeo and umoci.
-import {execFile, spawn} from 'node:child_process'
+import {execFile, spawn, type ChildProcess} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -19,12 +19,17 @@ export interface CliRun {
 
 /** Run `modelcar` asynchronously (the fixtures answer from this process). */
 export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: {timeoutMs?: number} = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {env: {...cleanEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+  return startCli(args, env, opts).done
+}
+
+/** Start `modelcar` and keep a handle on the process (to signal or kill it). */
+export function startCli(args: string[], env: NodeJS.ProcessEnv, opts: {timeoutMs?: number} = {}): {child: ChildProcess; done: Promise<CliRun>} {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {env: {...cleanEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+  const done = new Promise<CliRun>((resolve, reject) => {
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
+    child.stdout!.on('data', (d) => (stdout += d))
+    child.stderr!.on('data', (d) => (stderr += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000)
     child.on('error', reject)
     child.on('exit', (code, signal) => {
@@ -32,6 +37,18 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: {timeoutMs?
       resolve({code, signal, stdout, stderr})
     })
   })
+  return {child, done}
+}
+
+/** Poll until `check` returns a value (bounded). */
+export async function waitFor<T>(check: () => T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = check()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
 }
 
 /** The environment without anything that could leak real credentials into a test. */

@@ -1,0 +1,219 @@
+// Resume anywhere: SIGKILL the real CLI mid-push, resume, and check the image
+// is byte-identical to an uninterrupted push, with little re-transfer.
+import Database from 'better-sqlite3'
+import {expect} from 'chai'
+import {createHash} from 'node:crypto'
+import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileSha256, startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
+import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
+import {haveTools, outputValue, runCli, skopeoCopy, startCli, umociUnpack, waitFor} from './helpers.js'
+
+const MiB = 1024 * 1024
+const CHUNK_MIB = 2
+const SHA = 'c0ffee0000000000000000000000000000c0ffee'
+const FILES: SimFile[] = [
+  {path: 'model-00001-of-00002.safetensors', size: 20 * MiB + 3, lfs: true},
+  {path: 'model-00002-of-00002.safetensors', size: 12 * MiB + 5, lfs: true},
+  {path: 'config.json', size: 2000},
+  {path: 'tokenizer/tokenizer.json', size: 300_000},
+]
+
+interface FileRow {path: string; status: string; upload_offset: number | null; layer_size: number}
+
+describe('e2e: resume after kill -9, status, list, locks', function () {
+  this.timeout(240_000)
+  let hub: HubSim
+  let reg: TestRegistry
+  let proxy: FaultProxy
+  let reference: string
+
+  before(async function () {
+    if (!registryAvailable() || !(await haveTools())) this.skip()
+    hub = await startHubSim({repos: [{id: 'acme/resumable', commits: [{sha: SHA, files: FILES}]}]})
+    reg = await startRegistry()
+    proxy = await startFaultProxy(reg.url)
+    const ref = await runCli(['push', '--hf-repo', 'acme/resumable', '--registry', reg.host, '--target-repo', 'ref/model'], env(stateDb()))
+    expect(ref.code, ref.stderr).to.equal(0)
+    reference = outputValue(ref.stdout, 'MANIFESTDIGEST')
+  })
+  after(async () => {
+    await proxy?.close()
+    await reg?.close()
+    await hub?.close()
+  })
+
+  function stateDb() {
+    return join(mkdtempSync(join(tmpdir(), 'mc-resume-')), 'state.db')
+  }
+  function env(db: string) {
+    return {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: db}
+  }
+  function files(db: string): FileRow[] {
+    if (!existsSync(db)) return []
+    const conn = new Database(db, {readonly: true, fileMustExist: true})
+    try {
+      return conn.prepare('SELECT path, status, upload_offset, layer_size FROM run_files').all() as FileRow[]
+    } catch {
+      return []
+    } finally {
+      conn.close()
+    }
+  }
+  const patchBytes = (from: number) => proxy.records.slice(from).filter((r) => r.method === 'PATCH').reduce((n, r) => n + r.requestBytes, 0)
+
+  async function checkSameImage(repo: string, digest: string) {
+    expect(digest).to.equal(reference)
+    const layout = await skopeoCopy(`${proxy.host}/${repo}:${SHA.slice(0, 12)}`)
+    expect(`sha256:${createHash('sha256').update(layout.manifestBytes).digest('hex')}`).to.equal(reference)
+    const rootfs = await umociUnpack(layout)
+    for (const f of FILES) {
+      const got = createHash('sha256').update(readFileSync(join(rootfs, 'models', f.path))).digest('hex')
+      expect(got, f.path).to.equal(await fileSha256(f))
+    }
+  }
+
+  it('a kill while the Hub stalls resumes the upload session: nothing is re-uploaded, only the hashed prefix is re-read', async () => {
+    const db = stateDb()
+    const big = FILES[0]
+    hub.injectFault({kind: 'stall', afterBytes: 9 * MiB, ms: 20_000, origin: 'cdn'})
+    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'kill/stall', '--workers', '1', '--chunk-mib', String(CHUNK_MIB)]
+    const run = startCli(args, env(db))
+    // Wait until the big file's upload is checkpointed and the download sits in the stall.
+    const row = await waitFor(() => files(db).find((r) => r.path === big.path && (r.upload_offset ?? 0) >= 8 * MiB), 'a checkpoint past 8 MiB')
+    await waitFor(() => proxy.records.filter((r) => r.method === 'PATCH').every((r) => r.endedAt !== undefined), 'no PATCH in flight')
+    await new Promise((r) => setTimeout(r, 300))
+    const saved = files(db).find((r) => r.path === big.path)!
+    run.child.kill('SIGKILL')
+    const killed = await run.done
+    expect(killed.signal).to.equal('SIGKILL')
+    expect(row.upload_offset).to.be.greaterThan(0)
+
+    // status shows the interrupted run with per-file progress and how to resume.
+    const status = await runCli(['status', '--json'], env(db))
+    expect(status.code, status.stderr).to.equal(0)
+    const [detail] = JSON.parse(status.stdout).runs
+    expect(detail.status).to.equal('interrupted')
+    expect(detail.resumeCommand).to.equal(`modelcar resume ${detail.id}`)
+    const inProgress = detail.fileStates.find((f: {path: string}) => f.path === big.path)
+    expect(inProgress.state).to.equal('in progress')
+    expect(inProgress.bytesDone).to.equal(saved.upload_offset)
+
+    const patchesBefore = proxy.records.length
+    const resumed = await runCli(['resume', '--json'], env(db))
+    expect(resumed.code, resumed.stderr).to.equal(0)
+    const result = JSON.parse(resumed.stdout)
+    expect(result.runId).to.equal(detail.id)
+    // Re-upload: only what the registry did not have yet (no byte before the checkpoint).
+    const totalLayers = result.files.reduce((n: number, f: {size: number}) => n + f.size, 0)
+    const resent = patchBytes(patchesBefore) - (totalLayers - saved.upload_offset!)
+    expect(resent, 're-uploaded bytes beyond what was missing').to.be.at.most(CHUNK_MIB * MiB)
+    expect(result.bytesReread).to.equal(saved.upload_offset)
+    await checkSameImage('kill/stall', result.manifestDigest)
+
+    const list = await runCli(['list', '--json'], env(db))
+    const runs = JSON.parse(list.stdout).runs
+    expect(runs[0]).to.include({id: detail.id, status: 'done', manifestDigest: reference, attempts: 2})
+  })
+
+  for (const seed of [1, 2, 3]) {
+    it(`three SIGKILLs at random moments (seed ${seed}) still give the uninterrupted digest; finished files are never re-sent`, async () => {
+      const db = stateDb()
+      const repo = `kill/random${seed}`
+      const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', repo, '--workers', '2', '--chunk-mib', String(CHUNK_MIB)]
+      let rng = seed * 7919
+      const random = () => ((rng = (rng * 48271) % 2147483647) / 2147483647)
+      const start = proxy.records.length
+      const total = FILES.reduce((n, f) => n + f.size, 0)
+      let kills = 0
+      for (let k = 0; k < 3; k++) {
+        const from = proxy.records.length
+        const run = startCli(k === 0 ? args : ['resume'], env(db))
+        // Kill after a random amount of new upload traffic (or a random instant).
+        const target = (0.05 + 0.3 * random()) * total
+        const finished = await Promise.race([
+          waitFor(() => patchBytes(from) >= target || undefined, 'upload progress', 60_000).then(() => false),
+          run.done.then(() => true),
+        ])
+        const doneBefore = files(db).filter((r) => r.status === 'done').map((r) => r.path)
+        if (!finished) {
+          run.child.kill('SIGKILL')
+          kills++
+        }
+        await run.done
+        // A file finished before a kill is never uploaded again.
+        const next = proxy.records.length
+        const after = await startCli(['status', '--json'], env(db)).done
+        expect(after.code).to.equal(0)
+        const rows = files(db)
+        for (const path of doneBefore) expect(rows.find((r) => r.path === path)?.status).to.equal('done')
+        expect(patchBytes(next)).to.equal(0)
+      }
+      const final = await runCli(['resume', '--json'], env(db))
+      expect(final.code, final.stderr).to.equal(0)
+      const result = JSON.parse(final.stdout)
+      await checkSameImage(repo, result.manifestDigest)
+      // Re-transfer accounting: every PATCH byte beyond one copy of each layer was re-sent.
+      const layers = result.files.reduce((n: number, f: {size: number}) => n + f.size, 0)
+      const sent = proxy.records.slice(start).filter((r) => r.method === 'PATCH').reduce((n, r) => n + r.requestBytes, 0)
+      const runs = JSON.parse((await runCli(['list', '--json'], env(db))).stdout).runs
+      const reread = runs.reduce((n: number, r: {bytesReread: number}) => n + r.bytesReread, 0)
+      console.log(`      seed ${seed}: ${kills} kills, re-uploaded ${((sent - layers) / MiB).toFixed(2)} MiB, re-read from the Hub ${(reread / MiB).toFixed(2)} MiB`)
+      // At worst each kill costs the in-flight files (2 workers) their uploaded bytes.
+      expect(sent - layers).to.be.at.most(kills * 2 * (FILES[0].size + 4096))
+    })
+  }
+
+  it('a kill during the manifest PUT resumes to the same digest', async () => {
+    const db = stateDb()
+    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'kill/manifest', '--chunk-mib', String(CHUNK_MIB)]
+    // The registry stores the manifest but the client never hears back.
+    proxy.injectFault({kind: 'reset', afterBytes: Infinity, times: Infinity, match: (m, p) => m === 'PUT' && p.includes('/manifests/')})
+    const first = await runCli([...args, '--max-retries', '0'], env(db), {timeoutMs: 60_000})
+    proxy.clearFaults()
+    expect(first.code, first.stderr).to.equal(1)
+    const from = proxy.records.length
+    const again = await runCli(args, env(db))
+    expect(again.code, again.stderr).to.equal(0)
+    expect(patchBytes(from)).to.equal(0)
+    await checkSameImage('kill/manifest', outputValue(again.stdout, 'MANIFESTDIGEST'))
+  })
+
+  it('a second process is refused while the first drives the run; a dead owner\'s lock is taken over', async () => {
+    const db = stateDb()
+    hub.injectFault({kind: 'stall', afterBytes: 1 * MiB, ms: 30_000, origin: 'cdn'})
+    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'lock/model', '--workers', '1']
+    const first = startCli(args, env(db))
+    await waitFor(() => files(db).some((r) => r.status === 'uploading'), 'the first push to start uploading')
+    const second = await runCli(args, env(db))
+    expect(second.code).to.equal(3)
+    expect(second.stderr.trim()).to.match(new RegExp(`^Error: Run \\d+ is being pushed by process ${first.child.pid} on \\S+: wait for it to finish`))
+    first.child.kill('SIGKILL')
+    await first.done
+    const third = await runCli(args, env(db))
+    expect(third.code, third.stderr).to.equal(0)
+    expect(third.stderr).to.include('Resuming run')
+    expect(outputValue(third.stdout, 'MANIFESTDIGEST')).to.equal(reference)
+  })
+
+  it('SIGINT stops within seconds, exits 130, and the next run resumes', async () => {
+    const db = stateDb()
+    hub.injectFault({kind: 'stall', afterBytes: 6 * MiB, ms: 30_000, origin: 'cdn'})
+    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'sigint/model', '--workers', '1', '--chunk-mib', String(CHUNK_MIB)]
+    const run = startCli(args, env(db))
+    await waitFor(() => files(db).some((r) => (r.upload_offset ?? 0) >= 4 * MiB), 'a checkpoint')
+    const t0 = Date.now()
+    run.child.kill('SIGINT')
+    const stopped = await run.done
+    expect(Date.now() - t0).to.be.below(5000)
+    expect(stopped.code).to.equal(130)
+    expect(stopped.stderr).to.match(/Interrupted by SIGINT/)
+    const status = JSON.parse((await runCli(['status', '--json'], env(db))).stdout)
+    expect(status.runs[0].status).to.equal('interrupted')
+    const again = await runCli(args, env(db))
+    expect(again.code, again.stderr).to.equal(0)
+    expect(outputValue(again.stdout, 'MANIFESTDIGEST')).to.equal(reference)
+  })
+})
