@@ -10,6 +10,7 @@ import type {RetryPolicy} from '../http/retry.js'
 import {sourceKey, type BlobStore} from '../state/blobs.js'
 import type {RunFileRow, RunStore} from '../state/runs.js'
 import type {PlannedFile, PushPlan} from './plan.js'
+import {ChunkBuffers} from './buffers.js'
 import {runPool, type Scheduler} from './pool.js'
 import {transferLayer, type LayerResult} from './transfer.js'
 
@@ -70,6 +71,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   // Biggest first, so the last worker is not left alone with the largest shard.
   const queue = [...plan.files].sort((a, b) => b.layerSize - a.layerSize || (a.path < b.path ? -1 : 1))
   const scheduler = deps.scheduler ?? runPool
+  const buffers = new ChunkBuffers(params.chunkMiB * 1024 * 1024)
   const failures = await scheduler(queue, params.workers, async (file, signal) => {
     events.fileStart?.(file)
     try {
@@ -84,7 +86,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
       deps.runs?.fileUploading(runId!, file.path)
       const resume = saved?.upload_location && saved.upload_offset !== null ? {location: new URL(saved.upload_location), offset: saved.upload_offset} : undefined
       const result = await transferLayer(file, {
-        hub: deps.hub, hfRepo: params.hfRepo, sha: plan.sha, registry, chunkSize: params.chunkMiB * 1024 * 1024,
+        hub: deps.hub, hfRepo: params.hfRepo, sha: plan.sha, registry, buffers,
         policy: deps.policy, signal, resume,
         onProgress: (bytes) => events.fileProgress?.(file, bytes),
         onCheckpoint: (cp) => deps.runs?.checkpoint(runId!, file.path, {location: cp.location.href, offset: cp.offset}),

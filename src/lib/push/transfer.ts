@@ -12,6 +12,7 @@ import {layerHeader, layerTrailer} from '../layer/tar.js'
 import type {RegistryClient} from '../oci/client.js'
 import {UploadGoneError} from '../oci/client.js'
 import {ChunkedUpload, RestartLayerError, type UploadCheckpoint} from '../oci/upload.js'
+import type {ChunkBuffers} from './buffers.js'
 import type {PlannedFile} from './plan.js'
 
 export interface TransferContext {
@@ -19,7 +20,8 @@ export interface TransferContext {
   hfRepo: string
   sha: string
   registry: RegistryClient
-  chunkSize: number
+  /** Where chunk buffers come from (and go back to). */
+  buffers: ChunkBuffers
   policy?: RetryPolicy
   signal?: AbortSignal
   /** Layer bytes read so far (for progress). */
@@ -92,7 +94,7 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Upl
   // The bytes the registry already holds are read again from the Hub only to
   // rebuild the hash state (node:crypto's cannot be saved): re-download, never
   // re-upload.
-  const sink = new ChunkSink(upload, Math.min(ctx.chunkSize, file.layerSize), upload.offset)
+  const sink = new ChunkSink(upload, ctx.buffers, upload.offset)
   const report = () => ctx.onTransferStats?.({uploaded: upload.bytesSent, reread: Math.min(sink.written, sink.skip)})
   try {
     const layerHash = createHash('sha256')
@@ -118,15 +120,13 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Upl
     await upload.commit(digest, file.layerSize)
     return {digest, size: file.layerSize, contentSha256}
   } catch (error) {
-    if (ctx.signal?.aborted) {
-      // Interrupted: let the chunk in flight land so its checkpoint is
-      // written, and keep the session for the next run.
-      await sink.settle()
-    } else {
-      await upload.cancel()
-    }
+    // Let the chunk in flight land first: after an interrupt its checkpoint
+    // is what the next run resumes from; otherwise the session is given up.
+    await sink.settle()
+    if (!ctx.signal?.aborted) await upload.cancel()
     throw error
   } finally {
+    sink.release()
     report()
   }
 }
@@ -176,15 +176,24 @@ function isStreamError(error: unknown): boolean {
  */
 class ChunkSink {
   written = 0
-  private readonly buffers: [Buffer, Buffer]
+  private readonly buffers: Buffer[] = []
   private current = 0
   private fill = 0
   private chunkStart: number
   private inFlight: Promise<void> | undefined
 
-  constructor(private readonly upload: ChunkedUpload, size: number, readonly skip = 0) {
-    this.buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)]
+  constructor(private readonly upload: ChunkedUpload, private readonly pool: ChunkBuffers, readonly skip = 0) {
     this.chunkStart = skip
+  }
+
+  /** Give the buffers back; only once nothing is in flight. */
+  release(): void {
+    if (this.inFlight) return // a failed PATCH may still hold one: let GC have them
+    for (const b of this.buffers.splice(0)) this.pool.give(b)
+  }
+
+  private buffer(): Buffer {
+    return (this.buffers[this.current] ??= this.pool.take())
   }
 
   async write(bytes: Buffer): Promise<void> {
@@ -194,7 +203,7 @@ class ChunkSink {
       this.written += offset
     }
     while (offset < bytes.length) {
-      const buffer = this.buffers[this.current]
+      const buffer = this.buffer()
       const n = bytes.copy(buffer, this.fill, offset)
       offset += n
       this.fill += n
@@ -206,17 +215,21 @@ class ChunkSink {
   /** Wait for the chunk in flight, whatever its outcome. */
   async settle(): Promise<void> {
     await this.inFlight?.catch(() => undefined)
+    this.inFlight = undefined
   }
 
   async flush(): Promise<void> {
     if (this.fill > 0) await this.ship()
-    await this.inFlight
+    const last = this.inFlight
     this.inFlight = undefined
+    await last
   }
 
   private async ship(): Promise<void> {
-    await this.inFlight // the other buffer must be free before we refill it
-    const chunk = this.buffers[this.current].subarray(0, this.fill)
+    const previous = this.inFlight // the other buffer must be free before we refill it
+    this.inFlight = undefined
+    await previous
+    const chunk = this.buffer().subarray(0, this.fill)
     const start = this.chunkStart
     this.inFlight = this.upload.send(chunk, start)
     // Surface a failure at the next await, not as an unhandled rejection.

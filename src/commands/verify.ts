@@ -1,0 +1,58 @@
+import {Args, Flags} from '@oclif/core'
+import {VerifyFailedError} from '../lib/verify/failure.js'
+import {MAX_WORKERS, verifyRequest} from '../lib/verify/flags.js'
+import {verifyProgress} from '../lib/verify/progress.js'
+import {renderVerify} from '../lib/verify/render.js'
+import {verify} from '../lib/verify/service.js'
+import {BaseCommand} from '../lib/ui/base-command.js'
+import {withSignals} from '../lib/ui/signals.js'
+
+export default class Verify extends BaseCommand {
+  static summary = 'Check that an image in a registry is what it claims to be.'
+  static description = [
+    'Fetches the manifest (checking its digest against @sha256: when given, and its form), then HEADs the config and every layer (present, digest, size) and checks rootfs.diff_ids. --deep streams every blob and re-hashes it, reads each tar layer (gzip too) and checks each file against its dev.modelcar.content.sha256 annotation and the tar hygiene (paths under models/, no escaping links, files 0644, directories 0755). --against-hf compares the image with the Hub commit recorded in its annotations. Images modelcar did not push get the digest, size and hygiene checks.',
+    '',
+    'Exit codes: 0 everything checked is right; 1 it could not be checked (network, auth, registry or Hub errors); 2 bad flags or reference; 4 the image is wrong (missing manifest or blob, digest, size or content mismatch, malformed manifest or tar, hygiene, Hub mismatch). When some checks fail and others could not run, 4 wins.',
+  ].join('\n')
+
+  static examples = [
+    '<%= config.bin %> verify registry.example.com/models/qwen3:0123456789ab',
+    '<%= config.bin %> verify localhost:5000/models/tiny@sha256:… --deep --against-hf --json',
+  ]
+
+  static args = {
+    ref: Args.string({description: 'Image: registry/repository:tag or registry/repository@sha256:… (an http:// or https:// prefix forces the scheme).', required: true}),
+  }
+
+  static flags = {
+    deep: Flags.boolean({description: 'Stream and re-hash every blob, read every tar layer and check file contents and tar hygiene.'}),
+    'against-hf': Flags.boolean({description: 'Compare with the Hub commit recorded in the manifest annotations (HF_ENDPOINT, HF_TOKEN as push).'}),
+    workers: Flags.integer({description: `Blobs read in parallel with --deep (1-${MAX_WORKERS}).`, default: 4}),
+    include: Flags.string({description: 'With --against-hf: the image should hold only Hub files matching this glob (repeatable, as push).', multiple: true}),
+    exclude: Flags.string({description: 'With --against-hf: Hub files matching this glob should not be in the image (repeatable).', multiple: true}),
+    'max-retries': Flags.integer({description: 'Retries per request for transient failures.', default: 5, min: 0, max: 100}),
+    verbose: Flags.boolean({description: 'Log retries on stderr.'}),
+  }
+
+  async run() {
+    const {args, flags} = await this.parse(Verify)
+    const request = verifyRequest(args.ref, flags)
+    const progress = verifyProgress({verbose: flags.verbose})
+    try {
+      const result = await withSignals((signal) => verify(request, {events: progress, signal}), 'Nothing was changed; run verify again.')
+      if (!this.jsonEnabled()) this.log(renderVerify(result))
+      if (result.exitCode !== 0) throw new VerifyFailedError(result)
+      return result
+    } finally {
+      progress.stop()
+    }
+  }
+
+  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    if (error instanceof VerifyFailedError && this.jsonEnabled()) {
+      this.logJson({...error.result, error: {code: error.code, message: error.message, exitCode: error.exitCode}})
+      this.exit(error.exitCode)
+    }
+    return super.catch(error)
+  }
+}

@@ -1,0 +1,34 @@
+// Flag values → a validated verify request. Every check throws a UsageError
+// (exit 2) that names the flag and says what would be accepted.
+import {UsageError} from '../errors.js'
+import {parseImageReference} from '../oci/reference.js'
+import type {VerifyRequest} from './service.js'
+
+export const MAX_WORKERS = 8
+
+export interface VerifyFlags {
+  deep?: boolean
+  'against-hf'?: boolean
+  workers: number
+  include?: string[]
+  exclude?: string[]
+  'max-retries': number
+}
+
+export function verifyRequest(ref: string, flags: VerifyFlags): VerifyRequest {
+  if (!Number.isInteger(flags.workers) || flags.workers < 1 || flags.workers > MAX_WORKERS) {
+    throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS} (got ${flags.workers}).`)
+  }
+  if ((flags.include?.length || flags.exclude?.length) && !flags['against-hf']) {
+    throw new UsageError('--include and --exclude only apply with --against-hf (they say which Hub files the image should hold).')
+  }
+  return {
+    reference: parseImageReference(ref),
+    deep: flags.deep ?? false,
+    againstHf: flags['against-hf'] ?? false,
+    include: flags.include ?? [],
+    exclude: flags.exclude ?? [],
+    workers: flags.workers,
+    maxRetries: flags['max-retries'],
+  }
+}

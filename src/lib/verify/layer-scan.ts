@@ -1,0 +1,168 @@
+// --deep, one blob: hash the bytes as stored (the digest), and for tar layers
+// decompress if needed (hashing the tar: the diff_id), read the tar, hash each
+// regular file and check each entry's hygiene. Streams with backpressure: the
+// memory used is a few chunks whatever the blob size.
+import {createHash, type Hash} from 'node:crypto'
+import type {EventEmitter} from 'node:events'
+import {createGunzip, type Gunzip} from 'node:zlib'
+import {TarFormatError, TarReader, type TarEntry} from '../layer/tar-reader.js'
+import {entryProblems, stripDotSlash} from './hygiene.js'
+import type {ScannedFile} from './types.js'
+
+export type Compression = 'none' | 'gzip' | 'zstd'
+
+/** Files up to this size also get a git blob id (the Hub's oid of non-LFS files). */
+const GIT_OID_MAX = 16 * 1024 * 1024
+const MAX_HYGIENE = 20
+
+export interface LayerScan {
+  /** sha256 of the bytes as stored. */
+  digest: string
+  size: number
+  /** sha256 of the uncompressed tar (set when the tar was read to the end). */
+  diffId?: string
+  files: ScannedFile[]
+  entries: number
+  hygiene: string[]
+  /** Hygiene problems beyond those listed. */
+  hygieneMore: number
+  /** The tar (or its compression) could not be read. */
+  tarError?: string
+  /** Why the tar was not read at all. */
+  notRead?: string
+}
+
+const LAYER_TYPES = new Set([
+  'application/vnd.oci.image.layer.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.docker.image.rootfs.diff.tar',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar',
+])
+
+/** How a layer media type is compressed, or undefined when it is not a tar layer. */
+export function layerCompression(mediaType: string): Compression | undefined {
+  const m = /^(.*?)(?:\+(gzip|zstd)|\.(gzip|zstd))?$/.exec(mediaType)!
+  if (!LAYER_TYPES.has(m[1])) return undefined
+  return (m[2] ?? m[3] ?? 'none') as Compression
+}
+
+export async function scanBlob(chunks: AsyncIterable<Buffer>, compression: Compression | undefined, algorithm = 'sha256', onBytes?: (n: number) => void): Promise<LayerScan> {
+  const alg = algorithm === 'sha512' ? 'sha512' : 'sha256'
+  const stored = createHash(alg)
+  let size = 0
+  const tar = compression === undefined || compression === 'zstd' ? undefined : new TarScan(compression)
+  for await (const chunk of chunks) {
+    stored.update(chunk)
+    size += chunk.length
+    onBytes?.(chunk.length)
+    if (tar) await tar.write(chunk)
+  }
+  const scan: LayerScan = {digest: `${alg}:${stored.digest('hex')}`, size, files: [], entries: 0, hygiene: [], hygieneMore: 0}
+  if (compression === 'zstd') scan.notRead = 'zstd layers are not decompressed: digest and size checked only'
+  if (tar) Object.assign(scan, await tar.end())
+  return scan
+}
+
+/** The tar side of a scan. Never throws: a broken tar is recorded and the rest of the blob is only hashed. */
+class TarScan {
+  private readonly diff = createHash('sha256')
+  private readonly reader: TarReader
+  private readonly gunzip: Gunzip | undefined
+  private readonly files: ScannedFile[] = []
+  private readonly hygiene: string[] = []
+  private hygieneMore = 0
+  private error: string | undefined
+  private entries = 0
+
+  constructor(compression: 'none' | 'gzip') {
+    this.reader = new TarReader((entry) => this.onEntry(entry))
+    if (compression === 'gzip') {
+      this.gunzip = createGunzip()
+      this.gunzip.on('data', (data: Buffer) => this.feed(data))
+      this.gunzip.on('error', (error) => this.fail(`gzip: ${error.message}`))
+    }
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.error) return
+    if (!this.gunzip) return this.feed(chunk)
+    if (!this.gunzip.write(chunk) && !this.error) await settled(this.gunzip, 'drain')
+  }
+
+  async end(): Promise<Partial<LayerScan>> {
+    if (this.gunzip && !this.error) {
+      const done = settled(this.gunzip, 'end')
+      this.gunzip.end()
+      await done
+    }
+    if (!this.error) {
+      try {
+        const summary = this.reader.end()
+        if (!summary.endMarker) this.addHygiene('the tar has no end-of-archive marker')
+        this.entries = summary.entries
+      } catch (error) {
+        this.fail(tarMessage(error))
+      }
+    }
+    return {
+      files: this.files, entries: this.entries, hygiene: this.hygiene, hygieneMore: this.hygieneMore,
+      ...(this.error ? {tarError: this.error} : {diffId: `sha256:${this.diff.digest('hex')}`}),
+    }
+  }
+
+  private feed(data: Buffer): void {
+    if (this.error) return
+    this.diff.update(data)
+    try {
+      this.reader.write(data)
+    } catch (error) {
+      this.fail(tarMessage(error))
+    }
+  }
+
+  private fail(message: string): void {
+    if (this.error) return
+    this.error = message
+    this.gunzip?.removeAllListeners('data')
+    this.gunzip?.resume()
+  }
+
+  private onEntry(entry: TarEntry) {
+    for (const p of entryProblems(entry)) this.addHygiene(p)
+    if (entry.type !== 'file') return
+    const sha = createHash('sha256')
+    const git: Hash | undefined = entry.size <= GIT_OID_MAX ? createHash('sha1').update(`blob ${entry.size}\0`) : undefined
+    return {
+      data: (chunk: Buffer) => {
+        sha.update(chunk)
+        git?.update(chunk)
+      },
+      end: () => {
+        this.files.push({path: stripDotSlash(entry.path), size: entry.size, sha256: sha.digest('hex'), ...(git ? {gitOid: git.digest('hex')} : {})})
+      },
+    }
+  }
+
+  private addHygiene(problem: string): void {
+    if (this.hygiene.length < MAX_HYGIENE) this.hygiene.push(problem)
+    else this.hygieneMore++
+  }
+}
+
+/** Resolves on `event` or on 'error' (which the stream's own listener records). */
+function settled(emitter: EventEmitter, event: string): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      emitter.off(event, done)
+      emitter.off('error', done)
+      resolve()
+    }
+    emitter.on(event, done)
+    emitter.on('error', done)
+  })
+}
+
+function tarMessage(error: unknown): string {
+  if (error instanceof TarFormatError) return `unreadable tar: ${error.message}`
+  throw error
+}
