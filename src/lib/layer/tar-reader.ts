@@ -287,7 +287,13 @@ function numeric(h: Buffer, offset: number, length: number, what: string, at: nu
 }
 
 function checkChecksum(h: Buffer, at: number): void {
-  const stored = numeric(h, 148, 8, 'checksum', at)
+  const bad = new TarFormatError(`bad header checksum at byte ${at} (not a tar archive, or corrupt)`)
+  let stored: number
+  try {
+    stored = numeric(h, 148, 8, 'checksum', at)
+  } catch {
+    throw bad
+  }
   let unsigned = 0
   let signed = 0
   for (let i = 0; i < BLOCK; i++) {
@@ -295,7 +301,7 @@ function checkChecksum(h: Buffer, at: number): void {
     unsigned += b
     signed += b > 127 ? b - 256 : b
   }
-  if (stored !== unsigned && stored !== signed) throw new TarFormatError(`bad header checksum at byte ${at} (not a tar archive, or corrupt)`)
+  if (stored !== unsigned && stored !== signed) throw bad
 }
 
 /** PAX records: "%d key=value\n", the length counting the whole record. */

@@ -26,7 +26,7 @@ export function exitCodeOf(verdict: Verdict): number {
 }
 
 /** Fill in each blob's result, then the verdict, exit code and counts. */
-export function finish(base: {reference: string; manifestDigest?: string; mediaType?: string; deep: boolean}, blobs: BlobReport[], hub?: HubComparison[]): VerifyResult {
+export function finish(base: {reference: string; manifestDigest?: string; mediaType?: string; deep: boolean}, blobs: BlobReport[], hub?: HubComparison[], bytesRead?: number): VerifyResult {
   for (const b of blobs) b.result = worst(b.problems)
   const verdict = verdictOf(blobs, hub)
   const byResult: Record<string, number> = {}
@@ -46,6 +46,7 @@ export function finish(base: {reference: string; manifestDigest?: string; mediaT
       unchecked: byResult.unchecked ?? 0,
       byResult,
       ...(hub ? {hubFiles, hubWrong} : {}),
+      ...(bytesRead === undefined ? {} : {bytesRead}),
     },
   }
 }

@@ -43,14 +43,17 @@ export function summaryLine(result: VerifyResult): string {
   const word = result.verdict === 'ok' ? 'OK' : result.verdict === 'wrong' ? 'WRONG' : 'UNCHECKED'
   const ref = result.manifestDigest && !result.reference.includes('@') ? `${result.reference}@${result.manifestDigest}` : result.reference
   const counts = Object.entries(s.byResult).filter(([k]) => k !== 'ok').map(([k, n]) => `${n} ${k}`)
-  const parts = [`${s.blobs} blobs${result.deep ? ' read' : ''}, ${s.ok} ok${counts.length > 0 ? `, ${counts.join(', ')}` : ''}`]
+  const parts = [`${plural(s.blobs, 'blob')}, ${s.ok} ok${counts.length > 0 ? `, ${counts.join(', ')}` : ''}`]
   if (result.deep) {
     const files = result.blobs.reduce((n, b) => n + (b.files?.length ?? 0), 0)
-    const read = result.blobs.filter((b) => b.kind === 'layer').reduce((n, b) => n + b.size, 0)
-    parts.push(`${files} files re-hashed from ${bytes(read)} of layers`)
+    parts.push(`${plural(files, 'file')} re-hashed, ${bytes(s.bytesRead ?? 0)} read`)
   }
-  if (s.hubFiles !== undefined) parts.push(`Hub: ${s.hubFiles} files compared, ${s.hubWrong} wrong`)
+  if (s.hubFiles !== undefined) parts.push(`Hub: ${plural(s.hubFiles, 'file')} compared, ${s.hubWrong} wrong`)
   return `${word} ${ref}: ${parts.join('; ')}`
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
 function clip(s: string): string {

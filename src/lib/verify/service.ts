@@ -75,7 +75,8 @@ export async function verify(req: VerifyRequest, ui: {events?: VerifyEvents; sig
     checked.forEach((c) => blobs.push(...c.reports))
 
     const hub = req.againstHf ? await compareImages(images, checked.map((c) => c.scans), req, env, policy) : undefined
-    return finish(base, blobs, hub)
+    ui.signal?.throwIfAborted()
+    return finish(base, blobs, hub, req.deep ? await bytesRead(ctx) : undefined)
   } catch (error) {
     throw uncheckable(error, display)
   }
@@ -148,6 +149,12 @@ async function compareImages(images: Image[], scans: Array<Map<string, LayerScan
   return out
 }
 
+async function bytesRead(ctx: CheckContext): Promise<number> {
+  const scans = await Promise.all([...ctx.scanMemo.values()].map((p) => p.catch(() => undefined)))
+  const configs = await Promise.all([...ctx.configMemo.values()].map((p) => p.catch(() => undefined)))
+  return scans.reduce((n, s) => n + (s?.size ?? 0), 0) + configs.reduce((n, c) => n + (c?.length ?? 0), 0)
+}
+
 function uniqueLayerBytes(images: Image[]): number {
   const seen = new Map<string, number>()
   for (const img of images) for (const l of img.manifest.layers) seen.set(l.digest, l.size)
@@ -158,7 +165,7 @@ function uniqueLayerBytes(images: Image[]): number {
 function uncheckable(error: unknown, display: string): unknown {
   const known = error instanceof ModelcarError || error instanceof TransportError || error instanceof RetryableError
   if (!known) return error // a bug: keep oclif's full report
-  if (error instanceof ModelcarError && error.exitCode === EXIT.failure) return error
+  if (error instanceof ModelcarError && (error.exitCode === EXIT.interrupted || error.exitCode === EXIT.terminated)) return error
   const message = (error as Error)?.message ?? String(error)
   const code = error instanceof ModelcarError ? error.code : 'E_VERIFY_UNCHECKED'
   return new ModelcarError(`Could not check ${display}: ${message}`, {code, exitCode: EXIT.failure, cause: error})

@@ -88,5 +88,7 @@ export interface VerifyResult {
     byResult: Record<string, number>
     hubFiles?: number
     hubWrong?: number
+    /** --deep: bytes read from the registry (each blob once). */
+    bytesRead?: number
   }
 }
