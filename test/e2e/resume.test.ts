@@ -75,21 +75,19 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     }
   }
 
-  it('a kill while the Hub stalls resumes the upload session: nothing is re-uploaded, only the hashed prefix is re-read', async () => {
+  it('Ctrl-C lets the PATCH in flight land; resume re-uploads nothing and re-reads only the hashed prefix', async () => {
     const db = stateDb()
     const big = FILES[0]
-    hub.injectFault({kind: 'stall', afterBytes: 9 * MiB, ms: 20_000, origin: 'cdn'})
-    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'kill/stall', '--workers', '1', '--chunk-mib', String(CHUNK_MIB)]
+    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'sigint/session', '--workers', '1', '--chunk-mib', String(CHUNK_MIB)]
+    // Slow the big file's download so the interrupt lands mid-file.
+    hub.injectFault({kind: 'stall', afterBytes: 7 * MiB, ms: 1500, origin: 'cdn'})
     const run = startCli(args, env(db))
-    // Wait until the big file's upload is checkpointed and the download sits in the stall.
-    const row = await waitFor(() => files(db).find((r) => r.path === big.path && (r.upload_offset ?? 0) >= 8 * MiB), 'a checkpoint past 8 MiB')
-    await waitFor(() => proxy.records.filter((r) => r.method === 'PATCH').every((r) => r.endedAt !== undefined), 'no PATCH in flight')
-    await new Promise((r) => setTimeout(r, 300))
+    await waitFor(() => files(db).find((r) => r.path === big.path && (r.upload_offset ?? 0) >= 4 * MiB), 'a checkpoint past 4 MiB')
+    run.child.kill('SIGINT')
+    const stopped = await run.done
+    expect(stopped.code, stopped.stderr).to.equal(130)
     const saved = files(db).find((r) => r.path === big.path)!
-    run.child.kill('SIGKILL')
-    const killed = await run.done
-    expect(killed.signal).to.equal('SIGKILL')
-    expect(row.upload_offset).to.be.greaterThan(0)
+    expect(saved.upload_offset).to.be.greaterThan(0)
 
     // status shows the interrupted run with per-file progress and how to resume.
     const status = await runCli(['status', '--json'], env(db))
@@ -100,22 +98,44 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     const inProgress = detail.fileStates.find((f: {path: string}) => f.path === big.path)
     expect(inProgress.state).to.equal('in progress')
     expect(inProgress.bytesDone).to.equal(saved.upload_offset)
+    const human = await runCli(['status', String(detail.id)], env(db))
+    expect(human.stdout).to.include(`Resume with: modelcar resume ${detail.id}`).and.to.include(big.path)
 
-    const patchesBefore = proxy.records.length
+    const from = proxy.records.length
     const resumed = await runCli(['resume', '--json'], env(db))
     expect(resumed.code, resumed.stderr).to.equal(0)
     const result = JSON.parse(resumed.stdout)
     expect(result.runId).to.equal(detail.id)
-    // Re-upload: only what the registry did not have yet (no byte before the checkpoint).
     const totalLayers = result.files.reduce((n: number, f: {size: number}) => n + f.size, 0)
-    const resent = patchBytes(patchesBefore) - (totalLayers - saved.upload_offset!)
-    expect(resent, 're-uploaded bytes beyond what was missing').to.be.at.most(CHUNK_MIB * MiB)
+    const done = files(db)
+    expect(done.every((r) => r.status === 'done')).to.equal(true)
+    // Nothing the registry held was sent again; the held prefix was re-read from the Hub to rebuild the hash.
+    expect(patchBytes(from)).to.equal(totalLayers - saved.upload_offset!)
     expect(result.bytesReread).to.equal(saved.upload_offset)
-    await checkSameImage('kill/stall', result.manifestDigest)
+    await checkSameImage('sigint/session', result.manifestDigest)
 
     const list = await runCli(['list', '--json'], env(db))
     const runs = JSON.parse(list.stdout).runs
     expect(runs[0]).to.include({id: detail.id, status: 'done', manifestDigest: reference, attempts: 2})
+  })
+
+  it('kill -9 while the Hub stalls mid-PATCH: the cut session is replaced and the file restarts', async () => {
+    const db = stateDb()
+    const big = FILES[0]
+    hub.injectFault({kind: 'stall', afterBytes: 9 * MiB, ms: 20_000, origin: 'cdn'})
+    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'kill/stall', '--workers', '1', '--chunk-mib', String(CHUNK_MIB)]
+    const run = startCli(args, env(db))
+    await waitFor(() => files(db).find((r) => r.path === big.path && (r.upload_offset ?? 0) >= 8 * MiB), 'a checkpoint at 8 MiB')
+    await new Promise((r) => setTimeout(r, 300))
+    run.child.kill('SIGKILL')
+    await run.done
+    const from = proxy.records.length
+    const resumed = await runCli(args, env(db))
+    expect(resumed.code, resumed.stderr).to.equal(0)
+    // distribution signs the offset into the Location: the half-sent PATCH made it unusable.
+    expect(proxy.records.slice(from).some((r) => r.method === 'GET' && r.url.includes('/blobs/uploads/') && r.status === 404)).to.equal(true)
+    expect(patchBytes(from)).to.be.at.most(FILES.reduce((n, f) => n + f.size + 8192, 0))
+    await checkSameImage('kill/stall', outputValue(resumed.stdout, 'MANIFESTDIGEST'))
   })
 
   for (const seed of [1, 2, 3]) {
@@ -198,22 +218,5 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     expect(outputValue(third.stdout, 'MANIFESTDIGEST')).to.equal(reference)
   })
 
-  it('SIGINT stops within seconds, exits 130, and the next run resumes', async () => {
-    const db = stateDb()
-    hub.injectFault({kind: 'stall', afterBytes: 6 * MiB, ms: 30_000, origin: 'cdn'})
-    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'sigint/model', '--workers', '1', '--chunk-mib', String(CHUNK_MIB)]
-    const run = startCli(args, env(db))
-    await waitFor(() => files(db).some((r) => (r.upload_offset ?? 0) >= 4 * MiB), 'a checkpoint')
-    const t0 = Date.now()
-    run.child.kill('SIGINT')
-    const stopped = await run.done
-    expect(Date.now() - t0).to.be.below(5000)
-    expect(stopped.code).to.equal(130)
-    expect(stopped.stderr).to.match(/Interrupted by SIGINT/)
-    const status = JSON.parse((await runCli(['status', '--json'], env(db))).stdout)
-    expect(status.runs[0].status).to.equal('interrupted')
-    const again = await runCli(args, env(db))
-    expect(again.code, again.stderr).to.equal(0)
-    expect(outputValue(again.stdout, 'MANIFESTDIGEST')).to.equal(reference)
-  })
+
 })

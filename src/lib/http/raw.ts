@@ -89,3 +89,65 @@ export function header(headers: IncomingHttpHeaders | Headers, name: string): st
   const value = headers[name.toLowerCase()]
   return Array.isArray(value) ? value[0] : value
 }
+
+/** A request whose body is written piece by piece (with backpressure). */
+export interface StreamingRequest {
+  /** Resolves once the piece is handed to the socket (waits for 'drain'). */
+  write(piece: Buffer): Promise<void>
+  /** Ends the body and waits for the answer. */
+  finish(): Promise<RawResponse>
+  /** True once the server answered (possibly early, before the whole body). */
+  readonly answered: boolean
+  destroy(error?: Error): void
+}
+
+export function streamingRequest(url: URL, req: Omit<RawRequest, 'body'> & {contentLength: number}): StreamingRequest {
+  const lib = url.protocol === 'https:' ? https : http
+  const agent = url.protocol === 'https:' ? httpsAgent : httpAgent
+  const request = lib.request(url, {method: req.method, headers: {...req.headers, 'content-length': req.contentLength}, agent, signal: req.signal})
+  let answered = false
+  let failure: Error | undefined
+  const response = new Promise<RawResponse>((resolve, reject) => {
+    request.on('response', (res) => {
+      answered = true
+      resolve({status: res.statusCode ?? 0, headers: res.headers, body: res, url})
+    })
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      failure = error instanceof TransportError || error.name === 'AbortError' ? error : new TransportError(describeNetworkError(error, url.host), url.host, {cause: error})
+      reject(failure)
+    })
+  })
+  response.catch(() => undefined)
+  const idle = req.idleTimeoutMs ?? 60_000
+  request.setTimeout(idle, () => request.destroy(new TransportError(`no data moved to ${url.host} for ${Math.round(idle / 1000)} s`, url.host)))
+  return {
+    get answered() {
+      return answered
+    },
+    write(piece) {
+      if (failure) return Promise.reject(failure)
+      // An early answer (a 401, a 416) ends the exchange: stop writing.
+      if (answered || request.destroyed) return Promise.resolve()
+      if (request.write(piece)) return Promise.resolve()
+      return new Promise((resolve, reject) => {
+        const done = () => {
+          request.off('drain', done)
+          request.off('response', done)
+          request.off('close', done)
+          if (failure) reject(failure)
+          else resolve()
+        }
+        request.once('drain', done)
+        request.once('response', done)
+        request.once('close', done)
+      })
+    },
+    finish() {
+      if (!answered && !failure) request.end()
+      return response
+    },
+    destroy(error) {
+      request.destroy(error)
+    },
+  }
+}

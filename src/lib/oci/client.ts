@@ -4,7 +4,7 @@
 // retries transient failures with one shared policy.
 import ky from 'ky'
 import {ModelcarError, UsageError} from '../errors.js'
-import {header, rawRequest, readText, TransportError, type RawResponse} from '../http/raw.js'
+import {header, readText, streamingRequest, TransportError, type RawResponse} from '../http/raw.js'
 import {defaultRetryPolicy, isTransientStatus, parseRetryAfter, RetryableError, type RetryPolicy, withRetries} from '../http/retry.js'
 import type {RegistryAuth} from './auth.js'
 import type {RegistryEndpoint} from './reference.js'
@@ -109,22 +109,49 @@ export class RegistryClient {
   }
 
   /**
-   * PATCH one chunk at layer offset `start`. Returns the next Location. Any
+   * PATCH the layer bytes [start, start + length), pulled from `pull` as they
+   * arrive and streamed with backpressure. Returns the next Location. Any
    * failure leaves the session in an unknown state: the caller resyncs.
    */
-  async patchChunk(location: URL, chunk: Buffer, start: number, signal?: AbortSignal): Promise<URL> {
+  async patchStream(location: URL, start: number, length: number, pull: (max: number) => Promise<Buffer>, signal?: AbortSignal): Promise<URL> {
     const authorization = await this.auth.authorization(location, this.scopes)
     const headers: Record<string, string> = {
       'content-type': 'application/octet-stream',
-      'content-range': `${start}-${start + chunk.length - 1}`,
+      'content-range': `${start}-${start + length - 1}`,
     }
     if (authorization) headers.authorization = authorization
-    const res = await rawRequest(location, {method: 'PATCH', headers, body: chunk, signal, idleTimeoutMs: this.opts.idleTimeoutMs})
-    if (res.status === 202 || res.status === 201 || res.status === 204 || res.status === 200) {
+    const req = streamingRequest(location, {method: 'PATCH', headers, contentLength: length, signal, idleTimeoutMs: this.opts.idleTimeoutMs})
+    let sent = 0
+    try {
+      while (sent < length && !req.answered) {
+        const piece = await pull(length - sent)
+        await req.write(piece)
+        sent += piece.length
+      }
+    } catch (error) {
+      req.destroy()
+      throw error
+    }
+    const res = await req.finish()
+    const ok = res.status === 202 || res.status === 201 || res.status === 204 || res.status === 200
+    if (ok && sent < length) {
+      res.body.resume()
+      throw new RetryableError(`PATCH chunk: the registry answered ${res.status} after ${sent} of ${length} bytes`)
+    }
+    if (ok) {
       res.body.resume()
       return this.location(res, location)
     }
     throw await this.failure('PATCH chunk', res)
+  }
+
+  /** A small blob (the config) in one POST + PUT. */
+  async pushBlob(bytes: Buffer, digest: string): Promise<void> {
+    const location = await this.startUpload()
+    const url = new URL(location)
+    url.searchParams.set('digest', digest)
+    await this.send('PUT', url, {what: `PUT blob ${short(digest)}`, accept: [201, 204], body: new Uint8Array(bytes), headers: {'content-type': 'application/octet-stream'}})
+    await this.checkBlob(digest, bytes.length)
   }
 
   /** PUT ?digest= to close the session, then HEAD the blob to check it landed whole. */

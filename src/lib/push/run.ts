@@ -5,12 +5,10 @@ import {ModelcarError} from '../errors.js'
 import type {HubClient} from '../hf/client.js'
 import {buildImage, MEDIA, type LayerRecord} from '../oci/manifest.js'
 import type {RegistryClient} from '../oci/client.js'
-import {ChunkedUpload} from '../oci/upload.js'
 import type {RetryPolicy} from '../http/retry.js'
 import {sourceKey, type BlobStore} from '../state/blobs.js'
 import type {RunFileRow, RunStore} from '../state/runs.js'
 import type {PlannedFile, PushPlan} from './plan.js'
-import {ChunkBuffers} from './buffers.js'
 import {runPool, type Scheduler} from './pool.js'
 import {transferLayer, type LayerResult} from './transfer.js'
 
@@ -71,7 +69,6 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   // Biggest first, so the last worker is not left alone with the largest shard.
   const queue = [...plan.files].sort((a, b) => b.layerSize - a.layerSize || (a.path < b.path ? -1 : 1))
   const scheduler = deps.scheduler ?? runPool
-  const buffers = new ChunkBuffers(params.chunkMiB * 1024 * 1024)
   const failures = await scheduler(queue, params.workers, async (file, signal) => {
     events.fileStart?.(file)
     try {
@@ -86,7 +83,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
       deps.runs?.fileUploading(runId!, file.path)
       const resume = saved?.upload_location && saved.upload_offset !== null ? {location: new URL(saved.upload_location), offset: saved.upload_offset} : undefined
       const result = await transferLayer(file, {
-        hub: deps.hub, hfRepo: params.hfRepo, sha: plan.sha, registry, buffers,
+        hub: deps.hub, hfRepo: params.hfRepo, sha: plan.sha, registry, chunkSize: params.chunkMiB * 1024 * 1024,
         policy: deps.policy, signal, resume,
         onProgress: (bytes) => events.fileProgress?.(file, bytes),
         onCheckpoint: (cp) => deps.runs?.checkpoint(runId!, file.path, {location: cp.location.href, offset: cp.offset}),
@@ -117,11 +114,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   })
   events.phase?.('Pushing config and manifest')
   const image = buildImage(layers, {hfRepo: params.hfRepo, repoUrl: plan.repoUrl, sha: plan.sha})
-  if (!(await registry.headBlob(image.configDigest))) {
-    const upload = await ChunkedUpload.open(registry, {policy: deps.policy, signal: deps.signal})
-    await upload.send(image.config, 0)
-    await upload.commit(image.configDigest, image.config.length)
-  }
+  if (!(await registry.headBlob(image.configDigest))) await registry.pushBlob(image.config, image.configDigest)
   const tags = [plan.tag, ...params.alsoTags.filter((t) => t !== plan.tag)]
   for (const tag of tags) {
     const reported = await registry.putManifest(tag, image.manifest, MEDIA.manifest)
