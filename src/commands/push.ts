@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {UPLOAD_MODES} from '../lib/oci/profiles.js'
 import {pushParams, MAX_WORKERS} from '../lib/push/flags.js'
 import {push} from '../lib/push/service.js'
 import {BaseCommand} from '../lib/ui/base-command.js'
@@ -30,6 +31,7 @@ export default class Push extends BaseCommand {
     'fail-fast': Flags.boolean({description: 'Stop at the first failed file (default).', exclusive: ['continue-on-error']}),
     'continue-on-error': Flags.boolean({description: 'Finish every file that can be finished, push no manifest, and report the failures.', exclusive: ['fail-fast']}),
     force: Flags.boolean({description: 'Push every file again from zero, ignoring saved state and blobs already in the registry.'}),
+    'upload-mode': Flags.string({description: 'How layers are uploaded: auto picks by registry (see README) and steps down when a registry refuses; chunked PATCHes, one streamed PATCH per layer, or one monolithic PUT (reads each file twice).', options: UPLOAD_MODES, default: 'auto'}),
     'max-retries': Flags.integer({description: 'Retries per request for transient failures.', default: 5, min: 0, max: 100}),
     'state-db': stateDbFlag,
     verbose: Flags.boolean({description: 'Log retries and other details on stderr.'}),
@@ -61,7 +63,7 @@ export default class Push extends BaseCommand {
 function planJson(plan: Awaited<ReturnType<typeof push>>['plan']) {
   return {
     hfRepo: plan.params.hfRepo, revision: plan.params.revision, sha: plan.sha, tag: plan.tag, imageRef: plan.imageRef,
-    totalBytes: plan.totalBytes, totalLayerBytes: plan.totalLayerBytes,
+    totalBytes: plan.totalBytes, totalLayerBytes: plan.totalLayerBytes, registryProfile: plan.profile.name, warnings: plan.warnings,
     files: plan.files.map((f) => ({path: f.path, size: f.size, layerSize: f.layerSize, ...(f.lfsSha256 ? {lfsSha256: f.lfsSha256} : {})})),
   }
 }

@@ -108,6 +108,32 @@ describe('e2e: modelcar push', function () {
     expect(result.files.every((f: {outcome: string}) => f.outcome === 'exists')).to.equal(true)
   })
 
+  it('gives the same image in every upload mode (chunked, stream, monolithic)', async () => {
+    const reg = await registry()
+    const proxy = await startFaultProxy(reg.url)
+    proxies.push(proxy)
+    const digests: string[] = []
+    for (const mode of ['chunked', 'stream', 'monolithic']) {
+      const from = proxy.records.length
+      const res = await runCli(['push', '--hf-repo', 'acme/tiny', '--registry', proxy.host, '--target-repo', `modes/${mode}`, '--upload-mode', mode, '--chunk-mib', '4'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+      expect(res.code, res.stderr).to.equal(0)
+      digests.push(outputValue(res.stdout, 'MANIFESTDIGEST'))
+      const patches = proxy.records.slice(from).filter((r) => r.method === 'PATCH')
+      const bigPuts = proxy.records.slice(from).filter((r) => r.method === 'PUT' && r.requestBytes > 1024 * 1024)
+      if (mode === 'chunked') expect(patches.filter((r) => r.headers['content-range']).length).to.be.greaterThan(FILES.length)
+      if (mode === 'stream') {
+        expect(patches).to.have.length(FILES.length)
+        expect(patches.every((r) => r.headers['content-range'] === undefined)).to.equal(true)
+      }
+      if (mode === 'monolithic') {
+        expect(patches).to.have.length(0)
+        expect(bigPuts).to.have.length(1)
+      }
+    }
+    expect(new Set(digests).size).to.equal(1)
+    await checkImage(`${reg.host}/modes/monolithic:${SHA.slice(0, 12)}`)
+  })
+
   it('pushes a private repo into an htpasswd registry; wrong passwords are a one-line error', async () => {
     const reg = await registry({auth: 'basic'})
     const args = ['push', '--hf-repo', 'acme/secret', '--registry', reg.host, '--target-repo', 'private/model', '--target-tag', 'v1']

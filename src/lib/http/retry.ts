@@ -17,9 +17,13 @@ export function isTransientStatus(status: number): boolean {
 
 /** An error that says how long the server asked us to wait. */
 export class RetryableError extends Error {
-  constructor(message: string, readonly retryAfterMs?: number, options?: {cause?: unknown}) {
+  /** The HTTP status that caused it, when there was one. */
+  readonly status?: number
+
+  constructor(message: string, readonly retryAfterMs?: number, options?: {cause?: unknown; status?: number}) {
     super(message, options)
     this.name = 'RetryableError'
+    this.status = options?.status
   }
 }
 

@@ -92,10 +92,11 @@ export class RegistryClient {
     return true
   }
 
-  /** POST a new upload session; returns its Location. */
-  async startUpload(): Promise<URL> {
+  /** POST a new upload session; returns its Location and the registry's minimum chunk, if it says. */
+  async startUpload(): Promise<{location: URL; minChunk?: number}> {
     const res = await this.send('POST', this.url('blobs/uploads/'), {what: 'start upload', accept: [202]})
-    return this.location(res)
+    const min = Number(res.headers.get('oci-chunk-min-length'))
+    return {location: this.location(res), ...(Number.isSafeInteger(min) && min > 0 ? {minChunk: min} : {})}
   }
 
   /** GET the upload session: where does the registry think it is? */
@@ -113,14 +114,27 @@ export class RegistryClient {
    * arrive and streamed with backpressure. Returns the next Location. Any
    * failure leaves the session in an unknown state: the caller resyncs.
    */
-  async patchStream(location: URL, start: number, length: number, pull: (max: number) => Promise<Buffer>, signal?: AbortSignal): Promise<URL> {
+  async patchStream(location: URL, start: number, length: number, pull: (max: number) => Promise<Buffer>, opts: {signal?: AbortSignal; contentRange?: boolean} = {}): Promise<URL> {
+    const headers: Record<string, string> = {'content-type': 'application/octet-stream'}
+    // Stream mode sends the whole layer in one PATCH without Content-Range.
+    if (opts.contentRange !== false) headers['content-range'] = `${start}-${start + length - 1}`
+    const res = await this.streamBody('PATCH', location, headers, length, pull, opts.signal)
+    return this.location(res, location)
+  }
+
+  /** Monolithic upload: the whole layer in the PUT that closes the session. */
+  async putStream(location: URL, digest: string, length: number, pull: (max: number) => Promise<Buffer>, signal?: AbortSignal): Promise<void> {
+    const url = new URL(location)
+    url.searchParams.set('digest', digest)
+    await this.streamBody('PUT', url, {'content-type': 'application/octet-stream'}, length, pull, signal)
+    await this.checkBlob(digest, length)
+  }
+
+  private async streamBody(method: string, location: URL, headers: Record<string, string>, length: number, pull: (max: number) => Promise<Buffer>, signal?: AbortSignal): Promise<RawResponse> {
     const authorization = await this.auth.authorization(location, this.scopes)
-    const headers: Record<string, string> = {
-      'content-type': 'application/octet-stream',
-      'content-range': `${start}-${start + length - 1}`,
-    }
     if (authorization) headers.authorization = authorization
-    const req = streamingRequest(location, {method: 'PATCH', headers, contentLength: length, signal, idleTimeoutMs: this.opts.idleTimeoutMs})
+    const what = method === 'PUT' ? 'PUT blob' : 'PATCH chunk'
+    const req = streamingRequest(location, {method, headers, contentLength: length, signal, idleTimeoutMs: this.opts.idleTimeoutMs})
     let sent = 0
     try {
       while (sent < length && !req.answered) {
@@ -136,18 +150,18 @@ export class RegistryClient {
     const ok = res.status === 202 || res.status === 201 || res.status === 204 || res.status === 200
     if (ok && sent < length) {
       res.body.resume()
-      throw new RetryableError(`PATCH chunk: the registry answered ${res.status} after ${sent} of ${length} bytes`)
+      throw new RetryableError(`${what}: the registry answered ${res.status} after ${sent} of ${length} bytes`)
     }
     if (ok) {
       res.body.resume()
-      return this.location(res, location)
+      return res
     }
-    throw await this.failure('PATCH chunk', res)
+    throw await this.failure(what, res)
   }
 
   /** A small blob (the config) in one POST + PUT. */
   async pushBlob(bytes: Buffer, digest: string): Promise<void> {
-    const location = await this.startUpload()
+    const {location} = await this.startUpload()
     const url = new URL(location)
     url.searchParams.set('digest', digest)
     await this.send('PUT', url, {what: `PUT blob ${short(digest)}`, accept: [201, 204], body: new Uint8Array(bytes), headers: {'content-type': 'application/octet-stream'}})
@@ -297,7 +311,7 @@ function describeFailure(what: string, status: number, body: string, retryAfter:
     // not an OCI error document
   }
   const detail = `${what}: registry answered HTTP ${status}${code ? ` ${code}` : ''}${message ? ` (${message.slice(0, 200)})` : ''}`
-  if (isTransientStatus(status)) return new RetryableError(detail, parseRetryAfter(retryAfter))
+  if (isTransientStatus(status)) return new RetryableError(detail, parseRetryAfter(retryAfter), {status})
   if (status === 404 && /upload/i.test(what) === false && code === 'NAME_UNKNOWN') {
     return new UsageError(`${detail}: check --target-repo.`, 'E_REGISTRY_REFUSED')
   }

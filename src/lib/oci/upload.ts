@@ -1,16 +1,27 @@
-// One blob upload session, PATCH by PATCH. After any failed PATCH the session
-// is resynced with GET <location> before another byte is sent (distribution
-// ignores Content-Range and would append a re-sent chunk: silent corruption),
-// and the bytes it did not keep are read again from the source.
+// One blob upload session. Chunked: PATCH by PATCH with Content-Range, and
+// after any failed PATCH a resync with GET <location> before another byte is
+// sent (distribution ignores Content-Range and would append a re-sent chunk:
+// silent corruption); the bytes it did not keep are read again from the
+// source. Stream: the whole layer in one PATCH. A registry that refuses the
+// mode says which one to fall back to (ModeRefusedError).
 import {setTimeout as sleep} from 'node:timers/promises'
 import {backoffDelay, defaultRetryPolicy, RetryableError, type RetryPolicy} from '../http/retry.js'
 import {isRetryableError, RegistryRefusedError, UploadGoneError, type RegistryClient} from './client.js'
+import type {UploadMode} from './profiles.js'
 
 /** The session cannot continue: start the layer over on a new one. */
 export class RestartLayerError extends Error {
   constructor(message: string) {
     super(message)
     this.name = 'RestartLayerError'
+  }
+}
+
+/** The registry refuses this upload mode: restart the layer in `next`. */
+export class ModeRefusedError extends Error {
+  constructor(readonly next: UploadMode, message: string) {
+    super(message)
+    this.name = 'ModeRefusedError'
   }
 }
 
@@ -34,7 +45,7 @@ export interface ByteSource {
   read(max: number): Promise<Buffer>
 }
 
-interface UploadOptions {
+export interface UploadOptions {
   policy?: RetryPolicy
   /** Checked between PATCHes: an interrupt lets the PATCH in flight finish. */
   signal?: AbortSignal
@@ -44,7 +55,7 @@ interface UploadOptions {
 }
 
 export class ChunkedUpload {
-  /** Bytes put on the wire in PATCH bodies, re-sends included. */
+  /** Bytes put on the wire in request bodies, re-sends included. */
   bytesSent = 0
   private readonly policy: RetryPolicy
 
@@ -53,12 +64,15 @@ export class ChunkedUpload {
     public location: URL,
     public offset: number,
     private readonly opts: UploadOptions,
+    /** OCI-Chunk-Min-Length from the registry, when it sent one. */
+    readonly minChunk?: number,
   ) {
     this.policy = opts.policy ?? defaultRetryPolicy
   }
 
   static async open(client: RegistryClient, opts: UploadOptions = {}): Promise<ChunkedUpload> {
-    return new ChunkedUpload(client, await client.startUpload(), 0, opts)
+    const {location, minChunk} = await client.startUpload()
+    return new ChunkedUpload(client, location, 0, opts, minChunk)
   }
 
   /** Continue a session the registry still holds `offset` bytes of. */
@@ -69,23 +83,50 @@ export class ChunkedUpload {
   /** Send bytes [offset, size) of `source` in PATCHes of at most `chunkSize`. */
   async upload(source: ByteSource, size: number, chunkSize: number): Promise<void> {
     let failures = 0
+    let lastFailure: {start: number; status?: number} | undefined
     while (this.offset < size) {
       if (this.opts.signal?.aborted) throw this.opts.signal.reason
       const start = this.offset
       const length = Math.min(chunkSize, size - start)
       try {
-        await source.seek(start).catch((error) => Promise.reject(new SourceError(error)))
-        this.location = await this.client.patchStream(this.location, start, length, (max) => this.pull(source, max), this.opts.hardSignal)
-        this.ack(start + length)
+        await this.patch(source, start, length, true)
         failures = 0
+        lastFailure = undefined
       } catch (error) {
         if (error instanceof SourceError) throw error.cause
         if (error instanceof UploadGoneError) throw new RestartLayerError(error.message)
+        const status = statusOf(error)
+        if (status === 405) throw new ModeRefusedError('monolithic', `the registry does not accept PATCH (405)`)
+        if (status === 413) throw new ModeRefusedError('stream', `the registry refused a ${length}-byte chunk as too large (413)`)
         const refusedRange = error instanceof RegistryRefusedError && error.status === 416
         if (!(isRetryableError(error) || refusedRange) || ++failures > this.policy.maxRetries || this.opts.hardSignal?.aborted) throw error
         await sleep(backoffDelay(failures - 1, this.policy, error instanceof RetryableError ? error.retryAfterMs : undefined), undefined, {signal: this.opts.hardSignal})
-        await this.resync(start, start + length)
+        const kept = await this.resync(start, start + length)
+        // The registry refused a chunk it should have taken: a 416 although
+        // our range was right means "too big"; the same refusal twice at the
+        // same offset of a multi-PATCH session means chunk sequences break
+        // there (Artifactory HA). Either way: one PATCH for the whole layer.
+        if (kept === start && status !== undefined) {
+          if (refusedRange) throw new ModeRefusedError('stream', `the registry refused a ${length}-byte chunk at a correct offset (416)`)
+          if (start > 0 && lastFailure?.start === start && lastFailure.status === status) {
+            throw new ModeRefusedError('stream', `the registry refused the chunk at ${start} twice (${status})`)
+          }
+        }
+        lastFailure = {start, status}
       }
+    }
+  }
+
+  /** The whole layer in one PATCH without Content-Range. A failure restarts the layer. */
+  async stream(source: ByteSource, size: number): Promise<void> {
+    try {
+      await this.patch(source, 0, size, false)
+    } catch (error) {
+      if (error instanceof SourceError) throw error.cause
+      const status = statusOf(error)
+      if (status === 405 || status === 413) throw new ModeRefusedError('monolithic', `the registry refused a streamed PATCH (${status})`)
+      if (isRetryableError(error) || error instanceof UploadGoneError) throw new RestartLayerError(`streamed PATCH failed: ${(error as Error).message}`)
+      throw error
     }
   }
 
@@ -98,6 +139,12 @@ export class ChunkedUpload {
     await this.client.cancelUpload(this.location).catch(() => undefined)
   }
 
+  private async patch(source: ByteSource, start: number, length: number, contentRange: boolean): Promise<void> {
+    await source.seek(start).catch((error) => Promise.reject(new SourceError(error)))
+    this.location = await this.client.patchStream(this.location, start, length, (max) => this.pull(source, max), {signal: this.opts.hardSignal, contentRange})
+    this.ack(start + length)
+  }
+
   private async pull(source: ByteSource, max: number): Promise<Buffer> {
     try {
       const piece = await source.read(max)
@@ -108,8 +155,12 @@ export class ChunkedUpload {
     }
   }
 
-  /** Ask the registry how much of [start, end) it kept; continue from there. */
-  private async resync(start: number, end: number): Promise<void> {
+  /**
+   * Ask the registry how much of [start, end) it kept and continue from
+   * there. Some registries (ECR) stop advancing Range: trust a report only
+   * within the PATCH just sent, else start the layer over.
+   */
+  private async resync(start: number, end: number): Promise<number> {
     let status
     try {
       status = await this.client.uploadStatus(this.location)
@@ -123,10 +174,17 @@ export class ChunkedUpload {
       throw new RestartLayerError(`the registry holds ${status.size} bytes of the upload; the last PATCH covered ${start}-${end}`)
     }
     if (status.size > this.offset) this.ack(status.size)
+    return status.size
   }
 
   private ack(offset: number): void {
     this.offset = offset
     this.opts.onAck?.({location: this.location, offset})
   }
+}
+
+function statusOf(error: unknown): number | undefined {
+  if (error instanceof RegistryRefusedError) return error.status
+  if (error instanceof RetryableError) return error.status
+  return undefined
 }

@@ -2,6 +2,7 @@
 // that names the flag and says what would be accepted.
 import {UsageError} from '../errors.js'
 import {parseRegistry, validateHfRepo, validateRepository, validateTag} from '../oci/reference.js'
+import type {UploadModeFlag} from '../oci/profiles.js'
 import type {PushParams} from './plan.js'
 
 export const MAX_WORKERS = 8
@@ -19,6 +20,7 @@ export interface PushFlags {
   exclude?: string[]
   'continue-on-error'?: boolean
   force?: boolean
+  'upload-mode'?: string
 }
 
 export function pushParams(flags: PushFlags): PushParams {
@@ -45,5 +47,6 @@ export function pushParams(flags: PushFlags): PushParams {
     chunkMiB: flags['chunk-mib'],
     failFast: !flags['continue-on-error'],
     force: flags.force ?? false,
+    uploadMode: (flags['upload-mode'] ?? 'auto') as UploadModeFlag,
   }
 }

@@ -4,6 +4,7 @@ import {ModelcarError, UsageError} from '../errors.js'
 import type {HubClient, HubFile} from '../hf/client.js'
 import {checkRepoPaths} from '../hf/paths.js'
 import {layerSize} from '../layer/tar.js'
+import {planWarnings, profileFor, type RegistryProfile, type UploadModeFlag} from '../oci/profiles.js'
 import type {RegistryEndpoint} from '../oci/reference.js'
 import {fileFilter} from './filter.js'
 
@@ -20,6 +21,7 @@ export interface PushParams {
   chunkMiB: number
   failFast: boolean
   force?: boolean
+  uploadMode: UploadModeFlag
 }
 
 export interface PlannedFile extends HubFile {
@@ -36,6 +38,10 @@ export interface PushPlan {
   totalLayerBytes: number
   /** registry/repo:tag as the user will pull it. */
   imageRef: string
+  /** The registry's known limits this plan runs into (warnings, not errors). */
+  warnings: string[]
+  /** Which registry profile applies, and the upload mode it starts with. */
+  profile: RegistryProfile
 }
 
 export async function planPush(params: PushParams, hub: HubClient): Promise<PushPlan> {
@@ -59,5 +65,7 @@ export async function planPush(params: PushParams, hub: HubClient): Promise<Push
     totalBytes: files.reduce((n, f) => n + f.size, 0),
     totalLayerBytes: files.reduce((n, f) => n + f.layerSize, 0),
     imageRef: `${params.registry.display}/${params.targetRepo}:${tag}`,
+    warnings: planWarnings(profileFor(params.registry.host), files),
+    profile: profileFor(params.registry.host),
   }
 }

@@ -10,7 +10,7 @@ import {sourceKey, type BlobStore} from '../state/blobs.js'
 import type {RunFileRow, RunStore} from '../state/runs.js'
 import type {PlannedFile, PushPlan} from './plan.js'
 import {runPool, type Scheduler} from './pool.js'
-import {transferLayer, type LayerResult} from './transfer.js'
+import {transferLayer, type LayerResult, type UploadModes} from './transfer.js'
 
 export type FileOutcome = 'uploaded' | 'exists' | 'mounted'
 
@@ -34,6 +34,8 @@ export interface PushDeps {
   signal?: AbortSignal
   /** Identifies the registry in the blob history (scheme://host). */
   registryKey: string
+  /** The upload mode in force (learnt from refusals as the push goes). */
+  modes: UploadModes
 }
 
 export interface PushResult {
@@ -83,7 +85,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
       deps.runs?.fileUploading(runId!, file.path)
       const resume = saved?.upload_location && saved.upload_offset !== null ? {location: new URL(saved.upload_location), offset: saved.upload_offset} : undefined
       const result = await transferLayer(file, {
-        hub: deps.hub, hfRepo: params.hfRepo, sha: plan.sha, registry, chunkSize: params.chunkMiB * 1024 * 1024,
+        hub: deps.hub, hfRepo: params.hfRepo, sha: plan.sha, registry, modes: deps.modes, chunkSize: params.chunkMiB * 1024 * 1024,
         policy: deps.policy, signal, resume,
         onProgress: (bytes) => events.fileProgress?.(file, bytes),
         onCheckpoint: (cp) => deps.runs?.checkpoint(runId!, file.path, {location: cp.location.href, offset: cp.offset}),

@@ -10,13 +10,16 @@ import {RegistryAuth} from '../oci/auth.js'
 import {RegistryClient} from '../oci/client.js'
 import {findRegistryCredential} from '../oci/credentials.js'
 import {parseRegistry} from '../oci/reference.js'
+import {profileFor, type UploadModeFlag} from '../oci/profiles.js'
 import {BlobStore} from '../state/blobs.js'
+import {ModeStore} from '../state/modes.js'
 import {openStateDb} from '../state/db.js'
 import {lockRun} from '../state/lock.js'
 import {RunStore, type RunRow} from '../state/runs.js'
 import type {Progress} from '../ui/progress.js'
 import {planPush, type PushParams, type PushPlan} from './plan.js'
 import {errorText, executePush, type PushResult} from './run.js'
+import {UploadModes} from './transfer.js'
 
 export interface PushRequest extends PushParams {
   dryRun: boolean
@@ -46,6 +49,7 @@ export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutco
   const hub = new HubClient(endpoint, findHubToken(env), {maxRetries: policy.maxRetries})
   const plan = await planPush(req, hub)
   if (req.dryRun) return {plan}
+  for (const warning of plan.warnings) ui.progress?.log(`warning: ${warning}`)
 
   const db = openStateDb(req.stateDb)
   try {
@@ -68,8 +72,9 @@ export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutco
         retry: policy,
         onRetry: (what, error, n) => ui.progress?.events.retry?.(`${what} (attempt ${n + 1}): ${errorText(error)}`),
       })
+      const modes = uploadModes(req, new ModeStore(db), (message) => ui.progress?.log(message))
       const result = await executePush(plan, {
-        hub, registry, runs, blobs: new BlobStore(db), policy, signal: ui.signal, registryKey: req.registry.baseUrl,
+        hub, registry, runs, blobs: new BlobStore(db), policy, signal: ui.signal, registryKey: req.registry.baseUrl, modes,
         scheduler: ui.progress?.scheduler, events: ui.progress?.events,
       }, runId)
       runs.finish(runId, 'done', {manifestDigest: result.manifestDigest})
@@ -83,6 +88,21 @@ export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutco
   } finally {
     db.close()
   }
+}
+
+/**
+ * The mode to start in: the flag, else what this registry taught an earlier
+ * push, else its profile. Refusals step it down as the push goes (auto only)
+ * and are remembered.
+ */
+function uploadModes(req: PushParams, store: ModeStore, log: (message: string) => void): UploadModes {
+  const profile = profileFor(req.registry.host)
+  if (req.uploadMode !== 'auto') return new UploadModes(req.uploadMode, profile, false)
+  const learnt = store.get(req.registry.baseUrl)
+  return new UploadModes(learnt?.mode ?? profile.mode, profile, true, (mode, why) => {
+    store.set(req.registry.baseUrl, mode, why)
+    log(`${req.registry.display} refused the previous upload mode (${why}): using ${mode} uploads from now on`)
+  })
 }
 
 /** The recorded push of a run, pinned to its commit and tag, for `modelcar resume`. */
@@ -117,6 +137,7 @@ function requestFromRun(run: RunRow, stateDb: string): PushRequest {
     include: (p.include as string[]) ?? [],
     exclude: (p.exclude as string[]) ?? [],
     workers: Number(p.workers ?? 4),
+    uploadMode: (p.uploadMode as UploadModeFlag) ?? 'auto',
     chunkMiB: Number(p.chunkMiB ?? 8),
     failFast: p.failFast !== false,
     force: false,
@@ -136,6 +157,6 @@ function paramsRecord(req: PushRequest): Record<string, unknown> {
   return {
     hfRepo: req.hfRepo, revision: req.revision, registry: req.registry.display, registryScheme: req.registry.scheme,
     targetRepo: req.targetRepo, targetTag: req.targetTag, alsoTags: req.alsoTags, include: req.include, exclude: req.exclude,
-    workers: req.workers, chunkMiB: req.chunkMiB, failFast: req.failFast, force: req.force ?? false,
+    workers: req.workers, chunkMiB: req.chunkMiB, failFast: req.failFast, force: req.force ?? false, uploadMode: req.uploadMode,
   }
 }

@@ -6,10 +6,13 @@
 import {ModelcarError} from '../errors.js'
 import type {HubClient} from '../hf/client.js'
 import {RangeIgnoredError} from '../hf/client.js'
-import {defaultRetryPolicy, type RetryPolicy} from '../http/retry.js'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {backoffDelay, defaultRetryPolicy, type RetryPolicy} from '../http/retry.js'
 import type {RegistryClient} from '../oci/client.js'
 import {UploadGoneError} from '../oci/client.js'
-import {ChunkedUpload, RestartLayerError, type UploadCheckpoint} from '../oci/upload.js'
+import {isRetryableError} from '../oci/client.js'
+import {clampChunk, type RegistryProfile, type UploadMode} from '../oci/profiles.js'
+import {ChunkedUpload, ModeRefusedError, RestartLayerError, type UploadCheckpoint} from '../oci/upload.js'
 import {LayerReader} from './layer-reader.js'
 import type {PlannedFile} from './plan.js'
 
@@ -18,6 +21,8 @@ export interface TransferContext {
   hfRepo: string
   sha: string
   registry: RegistryClient
+  /** The upload mode in force for this registry; shared by the workers of a push. */
+  modes: UploadModes
   chunkSize: number
   policy?: RetryPolicy
   signal?: AbortSignal
@@ -50,17 +55,51 @@ const MAX_LAYER_RESTARTS = 3
 /** After an interrupt, the PATCH in flight gets this long to land. */
 const INTERRUPT_GRACE_MS = 2000
 
+/**
+ * The upload mode of a push, learnt per registry: it starts from the profile
+ * (or the flag) and only ever steps down chunked → stream → monolithic when
+ * the registry refuses what it was sent, so a refusal is never retried forever.
+ */
+export class UploadModes {
+  constructor(
+    public mode: UploadMode,
+    readonly profile: RegistryProfile,
+    /** Whether the registry's refusals may change the mode (--upload-mode auto). */
+    private readonly adaptive: boolean,
+    private readonly onLearn?: (mode: UploadMode, why: string) => void,
+  ) {}
+
+  /** True when the layer should be tried again (in the mode now in force). */
+  stepDown(refusal: ModeRefusedError): boolean {
+    const order: UploadMode[] = ['chunked', 'stream', 'monolithic']
+    if (order.indexOf(refusal.next) <= order.indexOf(this.mode)) return true // another worker stepped down already
+    if (!this.adaptive) return false
+    this.mode = refusal.next
+    this.onLearn?.(refusal.next, refusal.message)
+    return true
+  }
+}
+
 export async function transferLayer(file: PlannedFile, ctx: TransferContext): Promise<LayerResult> {
   let resume = ctx.resume
+  const policy = ctx.policy ?? defaultRetryPolicy
   for (let restart = 0; ; restart++) {
+    const mode = ctx.modes.mode
     try {
-      return await transferOnce(file, ctx, resume)
+      return await transferOnce(file, ctx, mode === 'chunked' ? resume : undefined, mode)
     } catch (error) {
-      const restartable = error instanceof RestartLayerError || error instanceof RangeIgnoredError
-      if (!restartable || restart >= MAX_LAYER_RESTARTS || ctx.signal?.aborted) throw error
-      ctx.onRetry?.(`restarting ${file.path} from byte 0: ${(error as Error).message}`)
+      if (ctx.signal?.aborted) throw error
+      // Another worker may already have stepped the mode down.
+      const refused = error instanceof ModeRefusedError
+      if (refused && !ctx.modes.stepDown(error)) throw new ModelcarError(`${file.path}: the registry refused the ${mode} upload (${error.message}) and no other mode is left.`, {code: 'E_REGISTRY_REFUSED'})
+      const restartable = refused || error instanceof RestartLayerError || error instanceof RangeIgnoredError
+      // Streamed and monolithic layers restart on any failure: allow as many as retries.
+      const limit = mode === 'chunked' ? MAX_LAYER_RESTARTS : Math.max(MAX_LAYER_RESTARTS, policy.maxRetries)
+      if (!restartable || restart >= limit + 2) throw error
+      ctx.onRetry?.(refused ? `${file.path}: ${error.message}; switching to ${ctx.modes.mode} uploads` : `restarting ${file.path} from byte 0: ${(error as Error).message}`)
       ctx.onRestart?.()
       resume = undefined
+      if (!refused && mode !== 'chunked') await sleep(backoffDelay(restart, policy), undefined, {signal: ctx.signal})
     }
   }
 }
@@ -85,10 +124,11 @@ async function reopen(file: PlannedFile, ctx: TransferContext, resume: UploadChe
   return {location: status.location, offset: status.size}
 }
 
-async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: UploadCheckpoint | undefined): Promise<LayerResult> {
+async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: UploadCheckpoint | undefined, mode: UploadMode): Promise<LayerResult> {
+  if (mode === 'monolithic') return transferMonolithic(file, ctx)
   const policy = ctx.policy ?? defaultRetryPolicy
   const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
-  const opts = {policy, signal: ctx.signal, hardSignal: grace.signal, onAck: ctx.onCheckpoint}
+  const opts = {policy, signal: ctx.signal, hardSignal: grace.signal, onAck: mode === 'chunked' ? ctx.onCheckpoint : undefined}
   const held = resume ? await reopen(file, ctx, resume) : undefined
   const upload = held ? ChunkedUpload.resume(ctx.registry, held.location, held.offset, opts) : await ChunkedUpload.open(ctx.registry, opts)
   // node:crypto's hash state cannot be saved: for a resumed session the bytes
@@ -104,12 +144,11 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Upl
     },
   }
   try {
-    await upload.upload(progress, file.layerSize, ctx.chunkSize)
+    if (mode === 'stream') await upload.stream(progress, file.layerSize)
+    else await upload.upload(progress, file.layerSize, clampChunk(ctx.chunkSize, ctx.modes.profile, upload.minChunk))
     await reader.seek(file.layerSize) // all bytes hashed, even if the registry had them all
     const {digest, contentSha256} = reader.digests()
-    if (file.lfsSha256 && contentSha256 !== file.lfsSha256) {
-      throw new ModelcarError(`${file.path}: content sha256 ${contentSha256} does not match the Hub's LFS sha256 ${file.lfsSha256}; the file was not pushed.`, {code: 'E_CONTENT_MISMATCH'})
-    }
+    checkContent(file, contentSha256)
     await upload.commit(digest, file.layerSize)
     return {digest, size: file.layerSize, contentSha256}
   } catch (error) {
@@ -122,6 +161,50 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Upl
     reader.close()
     // Catching up a resumed session reads the held prefix a second time.
     ctx.onTransferStats?.({uploaded: upload.bytesSent, reread: reader.reread + Math.min(held?.offset ?? 0, reader.hashed)})
+  }
+}
+
+/**
+ * Monolithic: the digest goes in the PUT's URL, so it must be known before the
+ * body is sent. Read the layer once to hash it, then again into the PUT: two
+ * downloads, no disk, no buffer.
+ */
+async function transferMonolithic(file: PlannedFile, ctx: TransferContext): Promise<LayerResult> {
+  const policy = ctx.policy ?? defaultRetryPolicy
+  const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
+  const reader = new LayerReader(file, {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry})
+  let sent = 0
+  try {
+    await reader.seek(file.layerSize)
+    const {digest, contentSha256} = reader.digests()
+    checkContent(file, contentSha256)
+    const {location} = await ctx.registry.startUpload()
+    await reader.seek(0)
+    try {
+      await ctx.registry.putStream(location, digest, file.layerSize, async (max) => {
+        const piece = await reader.read(max)
+        sent += piece.length
+        ctx.onProgress?.(reader.position)
+        return piece
+      }, grace.signal)
+    } catch (error) {
+      await ctx.registry.cancelUpload(location).catch(() => undefined)
+      const status = (error as {status?: number}).status
+      if (status === 405 || status === 413) throw new ModelcarError(`${file.path}: the registry refused a monolithic upload of ${file.layerSize} bytes (${status}).`, {code: 'E_REGISTRY_REFUSED'})
+      if (isRetryableError(error)) throw new RestartLayerError(`monolithic PUT failed: ${(error as Error).message}`)
+      throw error
+    }
+    return {digest, size: file.layerSize, contentSha256}
+  } finally {
+    grace.dispose()
+    reader.close()
+    ctx.onTransferStats?.({uploaded: sent, reread: reader.reread})
+  }
+}
+
+function checkContent(file: PlannedFile, contentSha256: string): void {
+  if (file.lfsSha256 && contentSha256 !== file.lfsSha256) {
+    throw new ModelcarError(`${file.path}: content sha256 ${contentSha256} does not match the Hub's LFS sha256 ${file.lfsSha256}; the file was not pushed.`, {code: 'E_CONTENT_MISMATCH'})
   }
 }
 

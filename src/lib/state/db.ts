@@ -73,6 +73,13 @@ const MIGRATIONS: string[] = [
    ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
    ALTER TABLE runs ADD COLUMN push_key TEXT;
    CREATE INDEX runs_by_push_key ON runs(push_key, status);`,
+  // 3: upload modes learnt per registry (a registry that refused chunked PATCHes)
+  `CREATE TABLE registry_modes (
+     registry TEXT PRIMARY KEY,         -- scheme://host
+     mode TEXT NOT NULL,                -- stream | monolithic
+     reason TEXT NOT NULL,
+     learned_at INTEGER NOT NULL
+   );`,
 ]
 
 export function defaultStatePath(env: NodeJS.ProcessEnv = process.env): string {

@@ -19,6 +19,8 @@ export function renderPlan(plan: PushPlan): string {
     table(rows, ['FILE', 'SIZE', 'LAYER BYTES', '']),
     '',
     `${plan.files.length} files, ${bytes(plan.totalBytes)} (${plan.totalLayerBytes} layer bytes)`,
+    `registry profile: ${plan.profile.name} (${plan.params.uploadMode === 'auto' ? `${plan.profile.mode} uploads` : `${plan.params.uploadMode} uploads, forced`})`,
+    ...plan.warnings.map((w) => `warning: ${w}`),
     `IMAGEREF=${plan.imageRef}`,
   ].join('\n')
 }
