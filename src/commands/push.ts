@@ -3,7 +3,7 @@ import {UPLOAD_MODES} from '../lib/oci/profiles.js'
 import {pushParams, MAX_WORKERS} from '../lib/push/flags.js'
 import {push} from '../lib/push/service.js'
 import {BaseCommand} from '../lib/ui/base-command.js'
-import {stateDbFlag, stateDbPath} from '../lib/ui/flags.js'
+import {networkFlags, stateDbFlag, stateDbPath} from '../lib/ui/flags.js'
 import {renderPlan, renderPushResult} from '../lib/ui/output.js'
 import {createProgress} from '../lib/ui/progress.js'
 import {withSignals} from '../lib/ui/signals.js'
@@ -24,7 +24,7 @@ export default class Push extends BaseCommand {
     'target-tag': Flags.string({description: 'Image tag. Default: the first 12 characters of the resolved commit sha.'}),
     'also-tag': Flags.string({description: 'More tags for the same manifest (comma-separated, repeatable).', multiple: true}),
     workers: Flags.integer({description: `Files pushed in parallel (1-${MAX_WORKERS}).`, default: 4}),
-    'chunk-mib': Flags.integer({description: 'Upload chunk size in MiB (memory is about two chunks per worker).', default: 8}),
+    'chunk-mib': Flags.integer({description: 'Bytes per PATCH in MiB (streamed, not buffered: memory does not depend on it).', default: 8}),
     include: Flags.string({description: 'Only files matching this glob (repeatable; `*` matches across folders, as hf download).', multiple: true}),
     exclude: Flags.string({description: 'Skip files matching this glob (repeatable).', multiple: true}),
     'dry-run': Flags.boolean({description: 'Plan only: list files, layer sizes and the target reference; touches no registry and writes no state.'}),
@@ -32,9 +32,8 @@ export default class Push extends BaseCommand {
     'continue-on-error': Flags.boolean({description: 'Finish every file that can be finished, push no manifest, and report the failures.', exclusive: ['fail-fast']}),
     force: Flags.boolean({description: 'Push every file again from zero, ignoring saved state and blobs already in the registry.'}),
     'upload-mode': Flags.string({description: 'How layers are uploaded: auto picks by registry (see README) and steps down when a registry refuses; chunked PATCHes, one streamed PATCH per layer, or one monolithic PUT (reads each file twice).', options: UPLOAD_MODES, default: 'auto'}),
-    'max-retries': Flags.integer({description: 'Retries per request for transient failures.', default: 5, min: 0, max: 100}),
     'state-db': stateDbFlag,
-    verbose: Flags.boolean({description: 'Log retries and other details on stderr.'}),
+    ...networkFlags,
   }
 
   async run() {
@@ -42,14 +41,14 @@ export default class Push extends BaseCommand {
     const params = pushParams(flags)
     const stateDb = stateDbPath(flags['state-db'])
     if (flags['dry-run']) {
-      const {plan} = await push({...params, dryRun: true, stateDb, maxRetries: flags['max-retries']})
+      const {plan} = await push({...params, dryRun: true, stateDb, maxRetries: flags['max-retries'], stallTimeoutS: flags['stall-timeout']})
       if (!this.jsonEnabled()) this.log(renderPlan(plan))
       return {dryRun: true, ...planJson(plan)}
     }
     const progress = createProgress({verbose: flags.verbose})
     try {
       const {plan, result} = await withSignals((signal) => push(
-        {...params, dryRun: false, stateDb, maxRetries: flags['max-retries']},
+        {...params, dryRun: false, stateDb, maxRetries: flags['max-retries'], stallTimeoutS: flags['stall-timeout']},
         {progress, signal},
       ))
       if (!this.jsonEnabled()) this.log(renderPushResult(result!))

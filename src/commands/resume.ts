@@ -1,7 +1,7 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 import {push, resumeRequest} from '../lib/push/service.js'
 import {BaseCommand} from '../lib/ui/base-command.js'
-import {stateDbFlag, stateDbPath} from '../lib/ui/flags.js'
+import {networkFlags, stateDbFlag, stateDbPath} from '../lib/ui/flags.js'
 import {renderPushResult} from '../lib/ui/output.js'
 import {createProgress} from '../lib/ui/progress.js'
 import {withSignals} from '../lib/ui/signals.js'
@@ -13,13 +13,12 @@ export default class Resume extends BaseCommand {
   static args = {runId: Args.integer({description: 'Run to resume (see `modelcar status`).', required: false, min: 1})}
   static flags = {
     'state-db': stateDbFlag,
-    'max-retries': Flags.integer({description: 'Retries per request for transient failures.', default: 5, min: 0, max: 100}),
-    verbose: Flags.boolean({description: 'Log retries and other details on stderr.'}),
+    ...networkFlags,
   }
 
   async run() {
     const {args, flags} = await this.parse(Resume)
-    const request = {...resumeRequest(stateDbPath(flags['state-db']), args.runId), maxRetries: flags['max-retries']}
+    const request = {...resumeRequest(stateDbPath(flags['state-db']), args.runId), maxRetries: flags['max-retries'], stallTimeoutS: flags['stall-timeout']}
     const progress = createProgress({verbose: flags.verbose})
     try {
       const {result} = await withSignals((signal) => push(request, {progress, signal}), `Run \`modelcar resume ${request.runId}\` to continue.`)

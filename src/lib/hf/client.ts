@@ -3,7 +3,7 @@
 import ky, {type KyInstance} from 'ky'
 import {ModelcarError, UsageError} from '../errors.js'
 import {header, rawRequest, readText, TransportError, type RawResponse} from '../http/raw.js'
-import {isTransientStatus, parseRetryAfter, RetryableError} from '../http/retry.js'
+import {defaultRetryPolicy, isTransientStatus, parseRetryAfter, RetryableError, withRetries} from '../http/retry.js'
 import type {HubToken} from './token.js'
 
 export interface HubFile {
@@ -36,8 +36,8 @@ export class HubClient {
     this.api = ky.create({
       headers: token ? {authorization: `Bearer ${token.value}`} : {},
       throwHttpErrors: false,
-      timeout: 60_000,
-      retry: {limit: opts.maxRetries ?? 5, methods: ['get'], jitter: true, backoffLimit: 30_000},
+      timeout: opts.idleTimeoutMs ?? 60_000,
+      retry: 0, // one retry policy for everything: see get()
     })
   }
 
@@ -128,14 +128,23 @@ export class HubClient {
     return parseJson(res, this.endpoint.host)
   }
 
-  private async get(url: string, _ctx: {repo: string; revision?: string}): Promise<Response> {
-    try {
-      return await this.api.get(url)
-    } catch (error) {
-      const cause = (error as {cause?: NodeJS.ErrnoException}).cause
-      const why = cause?.code ? cause.code : (error as Error).message
-      throw new TransportError(`cannot reach the Hub at ${this.endpoint.host} (${why}): check HF_ENDPOINT and the network`, this.endpoint.host, {cause: error})
-    }
+  /** GET with retries for resets and 408/429/5xx; other answers are returned. */
+  private get(url: string, ctx: {repo: string; revision?: string}): Promise<Response> {
+    return withRetries(async () => {
+      let res: Response
+      try {
+        res = await this.api.get(url)
+      } catch (error) {
+        const cause = (error as {cause?: NodeJS.ErrnoException}).cause
+        const why = cause?.code ? cause.code : (error as Error).message
+        throw new TransportError(`cannot reach the Hub at ${this.endpoint.host} (${why}): check HF_ENDPOINT and the network`, this.endpoint.host, {cause: error})
+      }
+      if (isTransientStatus(res.status)) throw await hubError(res.status, res.headers, ctx)
+      return res
+    }, {
+      policy: {...defaultRetryPolicy, maxRetries: this.opts.maxRetries ?? defaultRetryPolicy.maxRetries},
+      isRetryable: (error) => error instanceof TransportError || error instanceof RetryableError,
+    })
   }
 }
 

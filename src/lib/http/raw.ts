@@ -4,6 +4,7 @@
 import http from 'node:http'
 import https from 'node:https'
 import type {IncomingHttpHeaders, IncomingMessage} from 'node:http'
+import {ModelcarError} from '../errors.js'
 
 const httpAgent = new http.Agent({keepAlive: true, maxSockets: 32})
 const httpsAgent = new https.Agent({keepAlive: true, maxSockets: 32})
@@ -26,9 +27,9 @@ export interface RawResponse {
 }
 
 /** A network-level failure (reset, timeout, DNS): worth a retry. */
-export class TransportError extends Error {
+export class TransportError extends ModelcarError {
   constructor(message: string, readonly host: string, options?: {cause?: unknown}) {
-    super(message, options)
+    super(message, {code: 'E_NETWORK', cause: options?.cause})
     this.name = 'TransportError'
   }
 }

@@ -1,6 +1,7 @@
 // One retry policy for the Hub and the registry: exponential backoff with full
 // jitter, honouring Retry-After, bounded by a retry count.
 import {setTimeout as sleep} from 'node:timers/promises'
+import {ModelcarError} from '../errors.js'
 
 export interface RetryPolicy {
   maxRetries: number
@@ -16,12 +17,12 @@ export function isTransientStatus(status: number): boolean {
 }
 
 /** An error that says how long the server asked us to wait. */
-export class RetryableError extends Error {
+export class RetryableError extends ModelcarError {
   /** The HTTP status that caused it, when there was one. */
   readonly status?: number
 
   constructor(message: string, readonly retryAfterMs?: number, options?: {cause?: unknown; status?: number}) {
-    super(message, options)
+    super(message, {code: 'E_TRANSIENT', cause: options?.cause})
     this.name = 'RetryableError'
     this.status = options?.status
   }

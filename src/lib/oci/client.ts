@@ -168,18 +168,25 @@ export class RegistryClient {
     await this.checkBlob(digest, bytes.length)
   }
 
-  /** PUT ?digest= to close the session, then HEAD the blob to check it landed whole. */
+  /**
+   * PUT ?digest= to close the session, then HEAD the blob to check it landed
+   * whole. A PUT that failed may still have committed (GHCR answers a retried
+   * commit with BLOB_UPLOAD_UNKNOWN; ACR with a stray 416): HEAD the digest
+   * before concluding anything, and retry only when it is not there.
+   */
   async commitUpload(location: URL, digest: string, size: number): Promise<void> {
     const url = new URL(location)
     url.searchParams.set('digest', digest)
-    try {
-      await this.send('PUT', url, {what: `commit ${short(digest)}`, accept: [201, 204], body: new Uint8Array(0), headers: {'content-type': 'application/octet-stream'}, retries: false})
-    } catch (error) {
-      // Some registries commit and then time out or forget the session: if
-      // the blob is there with the right size, the upload is done.
-      const existing = await this.headBlob(digest).catch(() => undefined)
-      if (!existing || existing.size !== size) throw error
-    }
+    await withRetries(async () => {
+      try {
+        await this.send('PUT', url, {what: `commit ${short(digest)}`, accept: [201, 204], body: new Uint8Array(0), headers: {'content-type': 'application/octet-stream'}, retries: false})
+      } catch (error) {
+        const existing = await this.headBlob(digest).catch(() => undefined)
+        if (existing && existing.size === size) return
+        if (error instanceof UploadGoneError || (error instanceof RegistryRefusedError && error.status === 416)) throw new RetryableError((error as Error).message)
+        throw error
+      }
+    }, {policy: this.opts.retry, isRetryable: isRetryableError, onRetry: (error, n) => this.opts.onRetry?.(`commit ${short(digest)}`, error, n)})
     await this.checkBlob(digest, size)
   }
 

@@ -25,6 +25,8 @@ export interface PushRequest extends PushParams {
   dryRun: boolean
   stateDb: string
   maxRetries?: number
+  /** Seconds without a byte moving before a request is retried. */
+  stallTimeoutS?: number
   /** Continue this run (modelcar resume) rather than look one up. */
   runId?: number
 }
@@ -46,7 +48,8 @@ export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutco
   const env = ui.env ?? process.env
   const policy: RetryPolicy = {...defaultRetryPolicy, maxRetries: req.maxRetries ?? defaultRetryPolicy.maxRetries}
   const endpoint = hubEndpoint(env)
-  const hub = new HubClient(endpoint, findHubToken(env), {maxRetries: policy.maxRetries})
+  const idleTimeoutMs = (req.stallTimeoutS ?? 60) * 1000
+  const hub = new HubClient(endpoint, findHubToken(env), {maxRetries: policy.maxRetries, idleTimeoutMs})
   const plan = await planPush(req, hub)
   if (req.dryRun) return {plan}
   for (const warning of plan.warnings) ui.progress?.log(`warning: ${warning}`)
@@ -70,6 +73,7 @@ export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutco
       const credential = await findRegistryCredential(req.registry.host, {repository: req.targetRepo, env})
       const registry = new RegistryClient(req.registry, req.targetRepo, new RegistryAuth(req.registry, credential), {
         retry: policy,
+        idleTimeoutMs,
         onRetry: (what, error, n) => ui.progress?.events.retry?.(`${what} (attempt ${n + 1}): ${errorText(error)}`),
       })
       const modes = uploadModes(req, new ModeStore(db), (message) => ui.progress?.log(message))

@@ -93,13 +93,13 @@ export async function transferLayer(file: PlannedFile, ctx: TransferContext): Pr
       const refused = error instanceof ModeRefusedError
       if (refused && !ctx.modes.stepDown(error)) throw new ModelcarError(`${file.path}: the registry refused the ${mode} upload (${error.message}) and no other mode is left.`, {code: 'E_REGISTRY_REFUSED'})
       const restartable = refused || error instanceof RestartLayerError || error instanceof RangeIgnoredError
-      // Streamed and monolithic layers restart on any failure: allow as many as retries.
-      const limit = mode === 'chunked' ? MAX_LAYER_RESTARTS : Math.max(MAX_LAYER_RESTARTS, policy.maxRetries)
-      if (!restartable || restart >= limit + 2) throw error
+      // A mode change is not a failure; other restarts are bounded like retries.
+      const limit = Math.max(MAX_LAYER_RESTARTS, policy.maxRetries) + (refused ? 2 : 0)
+      if (!restartable || restart >= limit) throw error
       ctx.onRetry?.(refused ? `${file.path}: ${error.message}; switching to ${ctx.modes.mode} uploads` : `restarting ${file.path} from byte 0: ${(error as Error).message}`)
       ctx.onRestart?.()
       resume = undefined
-      if (!refused && mode !== 'chunked') await sleep(backoffDelay(restart, policy), undefined, {signal: ctx.signal})
+      if (!refused) await sleep(backoffDelay(restart, policy), undefined, {signal: ctx.signal})
     }
   }
 }

@@ -1,0 +1,78 @@
+// Transient failures on both sides: 5% of Hub bodies cut mid-file and 5% of
+// registry requests failing (resets, 5xx, 429) — the push still completes with
+// the exact bytes.
+import {expect} from 'chai'
+import {createHash} from 'node:crypto'
+import {mkdtempSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileSha256, startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
+import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
+import {haveTools, outputValue, runCli, skopeoCopy, umociUnpack} from './helpers.js'
+
+const MiB = 1024 * 1024
+const SHA = 'fa17fa17fa17fa17fa17fa17fa17fa17fa17fa17'
+const FILES: SimFile[] = [
+  ...Array.from({length: 3}, (_, i) => ({path: `shard-${i}.safetensors`, size: 6 * MiB + i * 1001, lfs: true})),
+  ...Array.from({length: 6}, (_, i) => ({path: `small/file-${i}.json`, size: 3000 + i})),
+]
+
+/** Deterministic "random" so a failure can be replayed. */
+function chance(seed: number, p: number): () => boolean {
+  let s = seed
+  return () => ((s = (s * 48271) % 2147483647) / 2147483647) < p
+}
+
+describe('e2e: transient failures on both sides', function () {
+  this.timeout(240_000)
+  let hub: HubSim
+  let reg: TestRegistry
+  let proxy: FaultProxy
+
+  before(async function () {
+    if (!registryAvailable() || !(await haveTools())) this.skip()
+    hub = await startHubSim({repos: [{id: 'acme/flaky', commits: [{sha: SHA, files: FILES}]}]})
+    reg = await startRegistry()
+    proxy = await startFaultProxy(reg.url)
+  })
+  after(async () => {
+    await proxy?.close()
+    await reg?.close()
+    await hub?.close()
+  })
+
+  for (const mode of ['chunked', 'stream']) {
+    it(`completes correctly with 5% of Hub bodies cut and 5% of registry requests failing (${mode})`, async () => {
+      const hubCut = chance(mode === 'chunked' ? 11 : 12, 0.05)
+      const regFail = chance(mode === 'chunked' ? 21 : 22, 0.05)
+      const kinds = chance(31, 0.5)
+      hub.injectFault({kind: 'cut', afterBytes: 512 * 1024, times: Infinity, match: () => hubCut()})
+      hub.injectFault({kind: 'status', status: 503, times: Infinity, match: () => hubCut()})
+      proxy.injectFault({kind: 'status', status: 503, times: Infinity, match: () => regFail() && kinds()})
+      proxy.injectFault({kind: 'status', status: 429, retryAfter: 0, times: Infinity, match: () => regFail() && kinds()})
+      proxy.injectFault({kind: 'reset', afterBytes: 0, times: Infinity, match: () => regFail()})
+      proxy.injectFault({kind: 'reset', afterBytes: 300 * 1024, times: Infinity, match: (m) => m === 'PATCH' && regFail()})
+      try {
+        const res = await runCli(
+          ['push', '--hf-repo', 'acme/flaky', '--registry', proxy.host, '--target-repo', `flaky/${mode}`, '--upload-mode', mode, '--chunk-mib', '1', '--max-retries', '10', '--verbose'],
+          {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: join(mkdtempSync(join(tmpdir(), 'mc-flaky-')), 'state.db')},
+        )
+        expect(res.code, res.stderr.slice(-3000)).to.equal(0)
+        expect(res.stderr).to.match(/retry:/) // the faults did happen
+        const faulted = proxy.records.filter((r) => r.fault).length
+        expect(faulted).to.be.greaterThan(0)
+        outputValue(res.stdout, 'MANIFESTDIGEST')
+      } finally {
+        hub.injectFault({kind: 'status', status: 200, times: 0})
+        proxy.clearFaults()
+      }
+      const layout = await skopeoCopy(`${reg.host}/flaky/${mode}:${SHA.slice(0, 12)}`)
+      const rootfs = await umociUnpack(layout)
+      for (const f of FILES) {
+        const got = createHash('sha256').update(readFileSync(join(rootfs, 'models', f.path))).digest('hex')
+        expect(got, f.path).to.equal(await fileSha256(f))
+      }
+    })
+  }
+})
