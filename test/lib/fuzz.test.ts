@@ -1,7 +1,6 @@
 // Bounded fuzzing of the parsers that read user input or network input: random and malformed inputs from
 // fixed seeds (reproducible), a fixed number of cases per block, each block well under 2 s.
 // A failure message names the seed and the input, so a failing case can be replayed by hand.
-import {spawnSync} from 'node:child_process'
 import {expect} from 'chai'
 
 import {UsageError} from '../../src/lib/errors.js'
@@ -13,7 +12,7 @@ import {TarReader, type TarEntry} from '../../src/lib/layer/tar-reader.js'
 import {parseWwwAuthenticate} from '../../src/lib/oci/challenge.js'
 import {parseRangeEnd} from '../../src/lib/oci/client.js'
 import {parseImageReference, parseRegistry, validateRepository, validateTag} from '../../src/lib/oci/reference.js'
-import {fnmatchToRegExp} from '../../src/lib/push/filter.js'
+import {matches} from '../../src/lib/push/filter.js'
 
 // ---------------------------------------------------------------------------------------------
 // deterministic randomness
@@ -81,16 +80,6 @@ function timed<T>(fn: () => T): {value: T; ms: number} {
   return {value, ms: performance.now() - t}
 }
 
-/** Runs `new RegExp(source, flags).test(input)` in a child node with a hard time limit (a catastrophic
- * regex cannot be interrupted in-process). Returns the verdict, or 'timeout'. */
-function regexTestWithDeadline(re: RegExp, input: string, ms: number): boolean | 'timeout' {
-  const code = 'let d="";process.stdin.on("data",c=>d+=c).on("end",()=>{const {s,f,i}=JSON.parse(d);process.stdout.write(String(new RegExp(s,f).test(i)))})'
-  const r = spawnSync(process.execPath, ['-e', code], {input: JSON.stringify({s: re.source, f: re.flags, i: input}), timeout: ms, encoding: 'utf8', env: {PATH: process.env.PATH ?? ''}})
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return 'timeout'
-  if (r.signal) return 'timeout'
-  return r.stdout === 'true'
-}
-
 // The OCI grammars, written out independently of src/lib/oci/reference.ts.
 const COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*'
 const REPOSITORY_RE = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`)
@@ -98,7 +87,7 @@ const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/
 const DIGEST_RE = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/
 
 const HEX = '0123456789abcdef'
-/** an IPv6-looking input with a zone id ('::1%eth0'): known to throw TypeError (BUG below), kept out of the random runs */
+/** an IPv6-looking input with a zone id ('::1%eth0'): tested on its own below */
 const ZONE = /:[^/]*%/
 
 // ---------------------------------------------------------------------------------------------
@@ -129,7 +118,7 @@ describe('fuzz (fixed seeds, bounded)', function () {
       let accepted = 0
       for (let n = 0; n < 4000; n++) {
         const input = r.chance(0.5) ? mutate(r, r.pick(SEEDS_REF), REF_PIECES) : r.str(REF_PIECES, 0, 12)
-        if (ZONE.test(input)) continue // IPv6 zone ids: see the BUG below
+        if (ZONE.test(input)) continue // IPv6 zone ids: tested on their own
         const got = usageOrValue('parseImageReference', input, () => parseImageReference(input))
         if (got instanceof UsageError) continue
         accepted++
@@ -154,7 +143,7 @@ describe('fuzz (fixed seeds, bounded)', function () {
       let accepted = 0
       for (let n = 0; n < 4000; n++) {
         const input = r.chance(0.6) ? mutate(r, r.pick(seeds), REF_PIECES) : r.str(REF_PIECES, 0, 6)
-        if (ZONE.test(input)) continue // IPv6 zone ids: see the BUG below
+        if (ZONE.test(input)) continue // IPv6 zone ids: tested on their own
         const got = usageOrValue('parseRegistry', input, () => parseRegistry(input))
         if (got instanceof UsageError) continue
         accepted++
@@ -167,21 +156,12 @@ describe('fuzz (fixed seeds, bounded)', function () {
       expect(accepted).to.be.greaterThan(200)
     })
 
-    // BUG: an IPv6 address with a zone id makes parseRegistry and parseImageReference throw
-    // "TypeError: Invalid URL" instead of a UsageError: parseRegistry('::1%eth0'), parseRegistry('[::1%eth0]:5000'),
-    // parseRegistry('fe80::1%eth0'), parseImageReference('[::1%eth0]:5000/a:b'). net.isIPv6 accepts the '%zone'
-    // suffix, and isLoopbackHost then calls new URL('http://[::1%eth0]/'), which throws.
-    it.skip('IPv6 zone ids are a UsageError (or accepted), never a TypeError', () => {
+    it('IPv6 zone ids are a UsageError (or accepted), never a TypeError', () => {
       for (const input of ['::1%eth0', '[::1%eth0]:5000', 'fe80::1%eth0', '[fe80::1%25eth0]']) usageOrValue('parseRegistry', input, () => parseRegistry(input))
       usageOrValue('parseImageReference', '[::1%eth0]:5000/a:b', () => parseImageReference('[::1%eth0]:5000/a:b'))
     })
 
-    // BUG: parseRegistry accepts hosts that are not valid URL hosts: every dot-separated label matches the
-    // hostname grammar, but WHATWG URL parses a name whose last label is numeric as IPv4 and refuses it.
-    // parseRegistry('999.1.1.1') and parseRegistry('127.0.0localhost.1') return baseUrl 'https://999.1.1.1' /
-    // 'http://127.0.0localhost.1', and `new URL(baseUrl)` then throws "TypeError: Invalid URL" (not a
-    // UsageError) when the registry client builds its first URL.
-    it.skip('parseRegistry: an accepted registry always makes a valid URL', () => {
+    it('parseRegistry: an accepted registry always makes a valid URL', () => {
       for (const input of ['999.1.1.1', '127.0.0localhost.1', '1.2.3.4.5', 'a.1', '0x7f.1', '256.0.0.1:5000']) {
         const got = usageOrValue('parseRegistry', input, () => parseRegistry(input))
         if (!(got instanceof UsageError)) expect(() => new URL(got.baseUrl), input).not.to.throw()
@@ -203,12 +183,7 @@ describe('fuzz (fixed seeds, bounded)', function () {
       }
     })
 
-    // BUG: a password containing "/" is echoed. parseRegistry('user:p/ss@ghcr.io') throws
-    // 'Invalid --registry "user:p/ss@ghcr.io": the registry is host[:port] without a path; try "user:p" and put
-    // "ss@ghcr.io" in the repository name.' (same with an https:// prefix, and parseImageReference
-    // ('user:p/ss@ghcr.io/a/b:v1') echoes it too): the userinfo check only looks for '@' before the first '/'.
-    // Base64-ish registry tokens (ECR passwords, PATs) routinely contain '/'.
-    it.skip('a password containing "/" is never echoed either', () => {
+    it('a password containing "/" is never echoed either', () => {
       for (const input of ['user:p/ss@ghcr.io', 'https://user:p/ss@ghcr.io', 'AWS:eyJ/abc+/=@123.dkr.ecr.us-east-1.amazonaws.com', 'user:p/ss@ghcr.io/a/b:v1']) {
         for (const fn of [(): unknown => parseRegistry(input), (): unknown => parseImageReference(input)]) {
           const got = usageOrValue('parse', input, fn)
@@ -317,10 +292,7 @@ describe('fuzz (fixed seeds, bounded)', function () {
       expect(parseRangeEnd('0-0')).to.equal(0)
     })
 
-    // BUG: parseRangeEnd('0-' + '9'.repeat(400)) returns Infinity (and 0-99999999999999999999 returns
-    // 100000000000000000000, not a safe integer): a registry Range header with a huge number gives a
-    // non-finite / imprecise upload offset instead of "unparsable" (undefined).
-    it.skip('parseRangeEnd: a number beyond Number.MAX_SAFE_INTEGER is not a size (undefined)', () => {
+    it('parseRangeEnd: a number beyond Number.MAX_SAFE_INTEGER is not a size (undefined)', () => {
       for (const s of ['0-' + '9'.repeat(400), '0-99999999999999999999', `0-${Number.MAX_SAFE_INTEGER}`]) {
         const got = parseRangeEnd(s)
         expect(got === undefined || Number.isSafeInteger(got), `${s} -> ${got}`).to.equal(true)
@@ -381,7 +353,7 @@ describe('fuzz (fixed seeds, bounded)', function () {
     })
   })
 
-  describe('push/filter fnmatchToRegExp', () => {
+  describe('push/filter fnmatch', () => {
     /** Python fnmatch for patterns without '[' (what `hf download` does): '*' any run (including '/'), '?' one char. */
     function reference(pattern: string, name: string): boolean {
       if (pattern.endsWith('/')) pattern += '*'
@@ -409,38 +381,27 @@ describe('fuzz (fixed seeds, bounded)', function () {
       const pat = [...NAME, '*', '*', '?', '**', '*/', '.*', '/']
       for (let n = 0; n < 4000; n++) {
         const p = r.str(pat, 0, 8)
-        const re = fnmatchToRegExp(p)
         for (let k = 0; k < 4; k++) {
           const name = r.str(NAME, 0, 12)
-          expect(re.test(name), `pattern ${JSON.stringify(p)} name ${JSON.stringify(name)}`).to.equal(reference(p, name))
+          expect(matches(p, name), `pattern ${JSON.stringify(p)} name ${JSON.stringify(name)}`).to.equal(reference(p, name))
         }
       }
     })
 
-    // BUG: fnmatchToRegExp('[z-a]') throws "SyntaxError: Invalid regular expression: /^[z-a]$/s: Range out of
-    // order in character class" (so does '[9-0]', '[b-a]*.bin', ...); `modelcar push --include '[z-a]'` dies on
-    // it. Python fnmatch treats a reversed range as empty (never matches) and never raises.
-    it.skip('patterns with brackets: never throw and always build a valid RegExp', () => {
+    it('patterns with brackets: never throw', () => {
       const r = rng(0x5eed0302)
       const pat = [...'abz09', '[', ']', '!', '^', '-', '\\', '*', '?', '/', '[]', '[!', '[a-', 'z-a]', '[:alpha:]', 'é']
       for (let n = 0; n < 5000; n++) {
         const p = r.str(pat, 0, 8)
-        let re: RegExp
         try {
-          re = fnmatchToRegExp(p)
+          matches(p, r.str([...'abz09]-!^\\/'], 0, 6))
         } catch (error) {
-          throw new Error(`fnmatchToRegExp(${JSON.stringify(p)}) threw ${String(error)}`)
+          throw new Error(`matches(${JSON.stringify(p)}) threw ${String(error)}`)
         }
-        expect(() => new RegExp(re.source, re.flags), p).not.to.throw()
-        re.test(r.str([...'abz09]-!^\\/'], 0, 6))
       }
     })
 
-    // BUG: bracket expressions that start with ']' follow JavaScript's rules, not Python's: fnmatchToRegExp('[]]')
-    // gives /^[]]$/ (JS '[]' is an empty class), which matches nothing, where Python's '[]]' matches ']';
-    // fnmatchToRegExp('[!]]') gives /^[^]]$/ ('[^]' is "any character" in JS) which matches 'x]' but not 'x',
-    // where Python's '[!]]' matches any one character except ']'.
-    it.skip('bracket expressions follow Python fnmatch', () => {
+    it('bracket expressions follow Python fnmatch', () => {
       const cases: Array<[string, string, boolean]> = [
         ['[]]', ']', true],
         ['[]]', 'x', false],
@@ -458,29 +419,26 @@ describe('fuzz (fixed seeds, bounded)', function () {
         ['[!', '[!', true],
         ['*.[jJ][sS][oO][nN]', 'a/b.JSON', true],
       ]
-      for (const [p, name, want] of cases) expect(fnmatchToRegExp(p).test(name), `${p} vs ${name}`).to.equal(want)
+      for (const [p, name, want] of cases) expect(matches(p, name), `${p} vs ${name}`).to.equal(want)
     })
 
     it('random short patterns against short names take bounded time', () => {
       const r = rng(0x5eed0303)
       const {ms} = timed(() => {
-        for (let n = 0; n < 2000; n++) fnmatchToRegExp(r.str([...'ab*?', '*a', 'b*'], 0, 8)).test(r.str([...'ab/'], 0, 40))
+        for (let n = 0; n < 2000; n++) matches(r.str([...'ab*?', '*a', 'b*'], 0, 8), r.str([...'ab/'], 0, 40))
       })
       expect(ms).to.be.below(1500)
     })
 
-    // BUG: catastrophic backtracking. fnmatchToRegExp('*a*a*a*a*a*b') is /^.*a.*a.*a.*a.*a.*b$/s, which takes
-    // ~1 s on 'a'.repeat(80) and ~67 s on 'a'.repeat(160) (measured); repo paths may be 4096 bytes, so one
-    // `--include`/`--exclude` pattern with a few stars can hang `modelcar push` (and `verify`) on a path the
-    // Hub lists. A linear matcher (the DP in `reference` above, or a regex without nested unbounded stars)
-    // fixes it. The check runs in a child process with a hard deadline, so it cannot hang the suite.
-    it.skip('adversarial patterns against 4096-byte paths finish within 1 s', () => {
+    it('adversarial patterns against 4096-byte paths finish within 1 s', () => {
       const path = 'a'.repeat(4096)
-      for (const p of ['*a*a*a*a*a*b', '*a*a*a*b', '?*?*?*?*?*b', '*.*.*.*.*.x']) {
-        const re = fnmatchToRegExp(p)
-        const name = p.includes('.') ? '.'.repeat(4096) : path
-        expect(regexTestWithDeadline(re, name, 1000), p).to.equal(false)
-      }
+      const {ms} = timed(() => {
+        for (const p of ['*a*a*a*a*a*b', '*a*a*a*b', '?*?*?*?*?*b', '*.*.*.*.*.x']) {
+          const name = p.includes('.') ? '.'.repeat(4096) : path
+          expect(matches(p, name), p).to.equal(false)
+        }
+      })
+      expect(ms).to.be.below(1000)
     })
   })
 
@@ -515,18 +473,13 @@ describe('fuzz (fixed seeds, bounded)', function () {
       expect(accepted).to.be.greaterThan(150)
     })
 
-    // BUG: checkRepoPath only refuses C0 controls and DEL ([\u0000-\u001f\u007f]); C1 controls (U+0080-U+009F,
-    // e.g. U+0085 NEL, U+009B CSI, which some terminals honour) pass, so checkRepoPaths(['a\u009b2Jb']) is accepted.
-    it.skip('refuses every Unicode control character (\\p{Cc}, C1 included)', () => {
+    it('refuses every Unicode control character (\\p{Cc}, C1 included)', () => {
       for (const p of ['a\u0085b', 'x\u009b2J', '\u0080']) {
         expect(() => checkRepoPaths([p]), JSON.stringify(p)).to.throw(UsageError)
       }
     })
 
-    // BUG: checkRepoPath accepts paths with lone UTF-16 surrogates (the Hub's JSON may carry "\ud800"), but
-    // layerHeader/layerSize then throw a plain Error "tar layer: unsafe repo path" (not a UsageError): the push
-    // fails at plan time as an internal error instead of refusing the listing like other unsafe paths.
-    it.skip('a path checkRepoPath accepts is one the tar layer can frame', () => {
+    it('a path checkRepoPath accepts is one the tar layer can frame', () => {
       for (const p of ['a\ud800b', 'x/\udfff', 'ok/\ud83d']) {
         let accepted = true
         try {

@@ -301,9 +301,10 @@ export class RegistryClient {
 /** `Range: 0-N` → N+1 bytes held. distribution writes 0-0 for an empty session. */
 export function parseRangeEnd(range: string | null | undefined): number | undefined {
   if (!range) return undefined
-  const m = /^(?:bytes[ =])?0-(\d+)$/.exec(range.trim())
+  const m = /^(?:bytes[ =])?0-(\d{1,16})$/.exec(range.trim())
   if (!m) return undefined
   const end = Number(m[1])
+  if (!Number.isSafeInteger(end + 1)) return undefined
   return end === 0 ? 0 : end + 1
 }
 

@@ -122,8 +122,12 @@ export function isLoopbackHost(host: string): boolean {
   if (isIPv6(h)) {
     // WHATWG URL compresses IPv6 canonically: 0:0:0:0:0:0:0:1 -> [::1],
     // ::ffff:127.0.0.1 -> [::ffff:7f00:1].
-    const canonical = new URL(`http://[${h}]/`).hostname
-    return canonical === '[::1]' || canonical.startsWith('[::ffff:7f')
+    try {
+      const canonical = new URL(`http://[${h}]/`).hostname
+      return canonical === '[::1]' || canonical.startsWith('[::ffff:7f')
+    } catch {
+      return false // e.g. a zone id: not something we treat as loopback
+    }
   }
   return false
 }
@@ -160,8 +164,8 @@ function redactUserinfo(input: string, at: number): string {
 export function parseRegistry(input: string, flag = '--registry'): ParsedRegistry {
   const raw = input.trim()
   const bad = (what: string, reason: string, fix: string) => new UsageError(`Invalid ${flag} ${q(what)}: ${reason}; ${fix}.`)
-  const slash0 = raw.indexOf('/', SCHEME_RE.exec(raw)?.[0].length ?? 0)
-  const at = raw.lastIndexOf('@', slash0 === -1 ? raw.length : slash0)
+  // Any '@' means userinfo (a password may itself contain '/'): never echo it.
+  const at = raw.lastIndexOf('@')
   if (at !== -1) {
     const rest = raw.slice(at + 1).replace(/\/+$/, '')
     throw bad(redactUserinfo(raw, at), 'credentials do not belong in the registry address', `try ${q(rest)} and set OCI_USERNAME/OCI_PASSWORD or run "docker login" instead`)
@@ -177,9 +181,18 @@ export function parseRegistry(input: string, flag = '--registry'): ParsedRegistr
     throw bad(raw, 'the registry is host[:port] without a path', `try ${q(hostPart)} and put ${q(pathPart)} in the repository name`)
   }
   if (/[?#\s]/.test(rest)) throw bad(raw, 'the registry may not contain spaces, "?" or "#"', 'pass host[:port], e.g. "ghcr.io"')
+  if (rest.includes('%')) throw bad(raw, 'IPv6 zone ids are not supported', 'use the address without "%zone", or a host name')
   const parsed = parseHostPort(rest)
   if (!parsed.ok) throw bad(raw, parsed.reason, parsed.fix)
-  return endpoint(parsed.host, parsed.hostname, parsed.host, split.scheme)
+  let result: ParsedRegistry
+  try {
+    result = endpoint(parsed.host, parsed.hostname, parsed.host, split.scheme)
+    new URL(result.baseUrl) // eslint-disable-line no-new
+  } catch {
+    // WHATWG URL refuses some names the hostname grammar allows (a numeric last label).
+    throw bad(raw, 'it is not a valid host name', 'pass host[:port], e.g. "ghcr.io" or "localhost:5000"')
+  }
+  return result
 }
 
 // ---------------------------------------------------------------------------
@@ -309,16 +322,15 @@ export function parseImageReference(ref: string): ImageReference {
   const split = splitScheme(raw)
   if (!split.ok) throw bad(raw, `only http:// and https:// prefixes are supported, not ${split.given}://`, `try ${q(split.rest)}`)
   const body = split.rest
-  const firstSlash = body.indexOf('/')
   const at = body.indexOf('@')
   const afterAt = at === -1 ? '' : body.slice(at + 1)
-  const looksLikeUserinfo =
-    at !== -1 &&
-    !/^sha(?:256|512):/i.test(afterAt) &&
-    (firstSlash === -1 ? /[.:]/.test(afterAt) || afterAt === 'localhost' || body.slice(0, at).includes(':') : at < firstSlash)
+  // An '@' not followed by a digest is taken as userinfo (a password may
+  // contain '/'), and the reference is never echoed whole.
+  const looksLikeUserinfo = at !== -1 && !/^sha(?:256|512):/i.test(afterAt) &&
+    (afterAt.includes('/') || /[.:]/.test(afterAt) || afterAt === 'localhost' || body.slice(0, at).includes(':'))
   if (looksLikeUserinfo) {
     // 'user:pass@host/…': never echo what may be a password.
-    throw bad(redactUserinfo(raw, raw.length - body.length + at), 'credentials do not belong in an image reference', 'set OCI_USERNAME/OCI_PASSWORD or run "docker login" instead')
+    throw bad(redactUserinfo(raw, raw.length - body.length + body.lastIndexOf('@')), 'credentials do not belong in an image reference', 'set OCI_USERNAME/OCI_PASSWORD or run "docker login" instead')
   }
 
   let namePart = body

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {fileFilter, fnmatchToRegExp} from '../../../src/lib/push/filter.js'
+import {fileFilter, matches} from '../../../src/lib/push/filter.js'
 
 describe('push/filter (hf download globs)', () => {
   const cases: Array<[string, string, boolean]> = [
@@ -15,16 +15,30 @@ describe('push/filter (hf download globs)', () => {
     ['a.b', 'axb', false],
     ['(x)+', '(x)+', true],
     ['[unclosed', '[unclosed', true],
+    ['[]]', ']', true], // Python: ']' first in a class is literal
+    ['[!]]', 'x', true],
+    ['[!]]', ']', false],
+    ['[z-a]', 'm', false], // a reversed range is empty, not an error
+    ['[!z-a]', 'm', true],
+    ['[a-c-e]', '-', true],
+    ['日本*', '日本語/model.bin', true],
   ]
   for (const [pattern, path, want] of cases) {
     it(`${pattern} ${want ? 'matches' : 'does not match'} ${path}`, () => {
-      expect(fnmatchToRegExp(pattern).test(path)).to.equal(want)
+      expect(matches(pattern, path)).to.equal(want)
     })
   }
 
   it('keeps files matching any include and no exclude', () => {
     const keep = fileFilter(['*.json', '*.safetensors'], ['*tokenizer*'])
     expect(['config.json', 'tokenizer.json', 'model.safetensors', 'README.md'].filter(keep)).to.deep.equal(['config.json', 'model.safetensors'])
+  })
+
+  it('matches adversarial patterns against long paths in linear time', () => {
+    const t0 = Date.now()
+    expect(matches('*a*a*a*a*a*a*a*b', 'a'.repeat(4096))).to.equal(false)
+    expect(matches('*a*a*a*a*a*a*a*b', 'a'.repeat(4096) + 'b')).to.equal(true)
+    expect(Date.now() - t0).to.be.below(500)
   })
 
   it('keeps everything without patterns', () => {
