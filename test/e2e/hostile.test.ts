@@ -1,0 +1,534 @@
+// Hostile Hub listings, bad input and odd servers, through the built CLI (bin/run.js → dist/).
+// Every refusal must be: a non-zero exit, exactly one stderr line starting with "Error: " that names the
+// problem, and nothing pushed (the real registry's storage is unchanged and no write reached it).
+// Faults the client is built to survive (a Hub that ignores Range, bodies shorter or longer than announced)
+// must still give a byte-exact image, read back with skopeo and umoci.
+// A case that fails because of a bug in src/ is kept as `it.skip` with a `// BUG:` comment.
+import {expect} from 'chai'
+import {createHash} from 'node:crypto'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, statSync} from 'node:fs'
+import http from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join, relative} from 'node:path'
+import {fileSha256, startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
+import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
+import {haveTools, outputValue, runCli, skopeoCopy, umociUnpack, type CliRun} from './helpers.js'
+
+const HF_TOKEN = 'hf_hostileSecretToken0123456789abc'
+const GOOD_SHA = '1111111111111111111111111111111111111111'
+const EVIL_SHA = '2222222222222222222222222222222222222222'
+const SECRET_SHA = '3333333333333333333333333333333333333333'
+const MiB = 1024 * 1024
+const GOOD_FILES: SimFile[] = [
+  {path: 'config.json', size: 0, content: Buffer.from('{"model_type":"hostile"}\n')},
+  {path: 'tokenizer.json', size: 1 * MiB + 3},
+  {path: 'model.safetensors', size: 9 * MiB + 11, lfs: true},
+].map((f) => (f.content ? {...f, size: f.content.length} : f))
+
+const entry = (path: unknown, extra: Record<string, unknown> = {}) => ({type: 'file', oid: 'a'.repeat(40), size: 3, path, ...extra})
+
+/** repo id → the tree listing the Hub serves for it (rawTree) */
+const HOSTILE: Record<string, unknown[]> = {
+  'evil/dotdot': [entry('ok.bin'), entry('../x')],
+  'evil/dotdot-inner': [entry('a/../../x')],
+  'evil/absolute': [entry('/abs')],
+  'evil/backslash': [entry('a\\b')],
+  'evil/nul': [entry('a\u0000b')],
+  'evil/escape': [entry('a\u001b[2Jb')],
+  'evil/newline': [entry('a\nError: fake line')],
+  'evil/duplicate': [entry('a.bin'), entry('b.bin'), entry('a.bin')],
+  'evil/nfc': [entry('caf\u00e9.bin'), entry('cafe\u0301.bin')],
+  'evil/no-size': [entry('ok.bin'), {type: 'file', oid: 'a'.repeat(40), path: 'nosize.bin'}],
+  'evil/negative-size': [entry('a.bin', {size: -1})],
+  'evil/string-size': [entry('a.bin', {size: '3'})],
+  'evil/no-path': [{type: 'file', oid: 'a'.repeat(40), size: 3}],
+  'evil/bad-lfs': [entry('a.bin', {lfs: {oid: 'not-a-sha256', size: 3}})],
+  'evil/not-a-list': {} as unknown as unknown[],
+  'evil/malformed-json': [], // the listing is replaced by a malformed-json fault
+  'evil/surrogate': [entry('a\ud800b')],
+  'evil/c1-control': [entry('a\u009b2Jb')],
+  'evil/file-and-dir': [entry('a'), entry('a/b')],
+  // sizes that disagree with the bytes the Hub then sends (the real file has 103 bytes)
+  'evil/size-too-small': [entry('a.bin', {size: 3})],
+  'evil/size-too-big': [entry('a.bin', {size: 203})],
+}
+/** the files the simulator really serves for a hostile repo (default: ok.bin, 3 bytes) */
+const HOSTILE_FILES: Record<string, SimFile[]> = {
+  'evil/c1-control': [{path: 'a\u009b2Jb', size: 3}],
+  'evil/file-and-dir': [{path: 'a/b', size: 3}],
+  'evil/size-too-small': [{path: 'a.bin', size: 103}],
+  'evil/size-too-big': [{path: 'a.bin', size: 103}],
+}
+
+function errorLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.startsWith('Error: '))
+}
+
+/** non-zero exit, exactly one "Error: " line on stderr matching `want`; `only`: stderr is that one line */
+function expectRefused(res: CliRun, want: RegExp, opts: {code?: number; only?: boolean} = {}): string {
+  const shown = `exit ${res.code}\nstderr: ${res.stderr}\nstdout: ${res.stdout}`
+  expect(res.signal, shown).to.equal(null)
+  expect(res.code, shown).to.not.equal(0)
+  if (opts.code !== undefined) expect(res.code, shown).to.equal(opts.code)
+  const lines = errorLines(res.stderr)
+  expect(lines, shown).to.have.length(1)
+  expect(lines[0], shown).to.match(want)
+  if (opts.only) expect(res.stderr.trim().split('\n'), shown).to.have.length(1)
+  expect(res.stdout, shown).to.not.match(/IMAGEREF|MANIFESTDIGEST/)
+  return lines[0]
+}
+
+/** every file under dir (relative, sorted), with its size */
+function snapshot(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  const out: string[] = []
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name)
+      const st = statSync(p)
+      if (st.isDirectory()) walk(p)
+      else out.push(`${relative(dir, p)} ${st.size}`)
+    }
+  }
+  walk(dir)
+  return out.sort()
+}
+
+interface FakeServer {
+  host: string
+  url: string
+  requests: Array<{method: string; url: string; authorization?: string}>
+  close(): Promise<void>
+}
+
+async function fakeServer(handler: (req: http.IncomingMessage, res: http.ServerResponse, origin: string) => void): Promise<FakeServer> {
+  const requests: FakeServer['requests'] = []
+  let origin = ''
+  const srv = http.createServer((req, res) => {
+    requests.push({method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization})
+    req.resume()
+    handler(req, res, origin)
+  })
+  await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', () => ok()))
+  const port = (srv.address() as AddressInfo).port
+  origin = `http://127.0.0.1:${port}`
+  return {
+    host: `127.0.0.1:${port}`,
+    url: origin,
+    requests,
+    close: () =>
+      new Promise<void>((ok) => {
+        srv.close(() => ok())
+        srv.closeAllConnections()
+      }),
+  }
+}
+
+describe('e2e: hostile Hub listings and bad input', function () {
+  this.timeout(240_000)
+  let hub: HubSim
+  let reg: TestRegistry
+  let proxy: FaultProxy
+  const closers: Array<() => Promise<void>> = []
+  const state = () => join(mkdtempSync(join(tmpdir(), 'mc-state-')), 'state.db')
+
+  before(async function () {
+    if (!registryAvailable() || !(await haveTools())) {
+      console.warn('    docker-registry, skopeo or umoci missing: install them with `apt-get install docker-registry skopeo umoci`')
+      this.skip()
+    }
+    hub = await startHubSim({
+      tokens: [HF_TOKEN],
+      repos: [
+        {id: 'acme/good', commits: [{sha: GOOD_SHA, files: GOOD_FILES}]},
+        {id: 'acme/secret', private: true, commits: [{sha: SECRET_SHA, files: GOOD_FILES}]},
+        // the real files do not matter: the listing is replaced, and nothing must be downloaded
+        ...Object.keys(HOSTILE).map((id) => ({id, commits: [{sha: EVIL_SHA, files: HOSTILE_FILES[id] ?? [{path: 'ok.bin', size: 3}]}]})),
+      ],
+      rawTree: (id) => (id in HOSTILE && id !== 'evil/malformed-json' ? HOSTILE[id] : undefined),
+    })
+    reg = await startRegistry()
+    proxy = await startFaultProxy(reg.url)
+  })
+  after(async () => {
+    for (const close of closers) await close().catch(() => {})
+    await proxy?.close()
+    await reg?.close()
+    await hub?.close()
+  })
+
+  /** runs the CLI against the real registry (through the recording proxy) and checks that nothing was written */
+  async function pushNothing(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+    const before = snapshot(reg.storageDir)
+    const mark = proxy.records.length
+    const res = await runCli(['push', '--registry', proxy.host, '--max-retries', '0', ...args], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state(), ...env})
+    const writes = proxy.records.slice(mark).filter((r) => r.method !== 'GET' && r.method !== 'HEAD')
+    expect(writes.map((r) => `${r.method} ${r.url}`), res.stderr).to.deep.equal([])
+    expect(snapshot(reg.storageDir), 'registry storage unchanged').to.deep.equal(before)
+    return res
+  }
+
+  async function checkImage(ref: string, files: SimFile[], creds?: string): Promise<void> {
+    const layout = await skopeoCopy(ref, creds)
+    expect(layout.config.rootfs.diff_ids).to.deep.equal(layout.manifest.layers.map((l) => l.digest))
+    for (const layer of layout.manifest.layers) {
+      const bytes = layout.blob(layer.digest)
+      expect(`sha256:${createHash('sha256').update(bytes).digest('hex')}`).to.equal(layer.digest)
+      expect(bytes.length).to.equal(layer.size)
+    }
+    const rootfs = await umociUnpack(layout)
+    for (const file of files) {
+      const content = readFileSync(join(rootfs, 'models', file.path))
+      expect(content.length, file.path).to.equal(file.size)
+      expect(createHash('sha256').update(content).digest('hex'), file.path).to.equal(await fileSha256(file))
+    }
+  }
+
+  describe('hostile tree listings are refused before anything is pushed', () => {
+    const cases: Array<[string, string, RegExp]> = [
+      ['a "../x" path', 'evil/dotdot', /^Error: .*unsafe file path "\.\.\/x".*\.\./],
+      ['a path that climbs out through a folder', 'evil/dotdot-inner', /^Error: .*unsafe file path "a\/\.\.\/\.\.\/x"/],
+      ['an absolute path', 'evil/absolute', /^Error: .*unsafe file path "\/abs" \(absolute\)/],
+      ['a backslash', 'evil/backslash', /^Error: .*unsafe file path "a\\\\b" \(backslash\)/],
+      ['a NUL byte', 'evil/nul', /^Error: .*unsafe file path "a\\u0000b" \(control character\)/],
+      ['an escape sequence', 'evil/escape', /^Error: .*unsafe file path "a\\u001b\[2Jb" \(control character\)/],
+      ['a newline', 'evil/newline', /^Error: .*unsafe file path "a\\nError: fake line" \(control character\)/],
+      ['a duplicate path', 'evil/duplicate', /^Error: .*"a\.bin".*listed twice/],
+      ['two names equal after NFC normalisation', 'evil/nfc', /^Error: .*"cafe\u0301\.bin".*collides with "caf\u00e9\.bin"/],
+      ['malformed JSON from the tree API', 'evil/malformed-json', /^Error: .*malformed JSON.*HF_ENDPOINT/],
+      ['a tree entry without size', 'evil/no-size', /^Error: .*listed a file without a valid path or size/],
+      ['a negative size', 'evil/negative-size', /^Error: .*without a valid path or size/],
+      ['a size that is a string', 'evil/string-size', /^Error: .*without a valid path or size/],
+      ['an entry without path', 'evil/no-path', /^Error: .*without a valid path or size/],
+      ['an LFS entry with a bad sha256', 'evil/bad-lfs', /^Error: .*"a\.bin" with an invalid LFS sha256/],
+      ['a listing that is not a list', 'evil/not-a-list', /^Error: .*file listing that is not a list/],
+    ]
+    for (const [what, repo, want] of cases) {
+      it(`${what} (${repo})`, async () => {
+        if (repo === 'evil/malformed-json') hub.injectFault({kind: 'malformed-json', match: (p) => p.includes('/evil/malformed-json/tree/')})
+        const res = await pushNothing(['--hf-repo', repo, '--target-repo', `hostile/${repo.split('/')[1]}`])
+        expectRefused(res, want, {only: true})
+        // hostile names are quoted, never written raw to the terminal
+        expect(res.stderr).to.not.match(/[\u0000\u001b]/)
+        expect(res.stderr.trim().split('\n')).to.have.length(1)
+        // nothing was downloaded either
+        expect(hub.requests.filter((r) => r.url.includes(`/${repo}/resolve/`) || r.origin === 'cdn' && r.url.includes(repo))).to.deep.equal([])
+      })
+    }
+
+    // BUG: a lone UTF-16 surrogate in a listed path ("a\ud800b", which the Hub's JSON can carry as an escape) passes
+    // checkRepoPaths, then the tar framing throws a plain Error at plan time. Observed:
+    //   modelcar push --hf-repo evil/surrogate --registry 127.0.0.1:PORT --target-repo hostile/surrogate
+    //   exit 1, stderr: '    Error: tar layer: unsafe repo path "a\ud800b"' (indented: oclif's unexpected-error
+    //   format, no line starting with "Error: ", and it names neither the Hub nor HF_ENDPOINT).
+    it.skip('a lone surrogate in a path (evil/surrogate)', async () => {
+      const res = await pushNothing(['--hf-repo', 'evil/surrogate', '--target-repo', 'hostile/surrogate'])
+      expectRefused(res, /^Error: .*unsafe file path "a\\ud800b"/, {only: true})
+    })
+
+    // BUG: C1 control characters (U+0080-U+009F) are not refused. Observed, with the Hub listing (and serving) a file
+    // "a\u009b2Jb" (U+009B is CSI, which terminals in 8-bit mode honour):
+    //   modelcar push --hf-repo evil/c1-control --registry 127.0.0.1:PORT --target-repo hostile/c1
+    //   exit 0, MANIFESTDIGEST=…, an image with a layer models/a<U+009B>2Jb, and the raw U+009B written to stderr
+    //   in the progress lines ("❯ a<U+009B>2Jb", "✔ a<U+009B>2Jb  3.5 KiB …"). checkRepoPath's CONTROL regex is
+    //   [\u0000-\u001f\u007f] only.
+    it.skip('a C1 control character (evil/c1-control)', async () => {
+      const res = await pushNothing(['--hf-repo', 'evil/c1-control', '--target-repo', 'hostile/c1'])
+      expectRefused(res, /^Error: .*unsafe file path .*control character/, {only: true})
+    })
+
+    // BUG: a listing with both a file "a" and a file "a/b" is accepted. The image would hold models/a as a regular
+    // file in one layer and as the parent directory of models/a/b in another: whichever layer is applied last wins,
+    // so one of the two files silently disappears from the unpacked image. checkRepoPaths only catches exact and
+    // NFC duplicates, not a file that is also a parent folder. Observed (the simulator can only serve "a/b"):
+    //   modelcar push --hf-repo evil/file-and-dir --registry 127.0.0.1:PORT --target-repo hostile/file-and-dir
+    //   exit 1 after pushing the a/b layer: '✔ a/b  3.0 KiB …' then 'Error: File "a" was not found in
+    //   evil/file-and-dir at 2222…: the Hub listing and its files disagree.' — a Hub that served both would get
+    //   the broken image pushed.
+    it.skip('a file that is also a folder ("a" and "a/b", evil/file-and-dir)', async () => {
+      const res = await pushNothing(['--hf-repo', 'evil/file-and-dir', '--target-repo', 'hostile/file-and-dir'])
+      expectRefused(res, /^Error: .*"a".*(collides|both a file and a folder|directory)/, {only: true})
+    })
+  })
+
+  describe('a listing whose sizes disagree with the bytes the Hub sends', () => {
+    for (const [repo, listed] of [['evil/size-too-small', 3], ['evil/size-too-big', 203]] as const) {
+      it(`${repo}: refused with one error line; no blob and no manifest committed`, async () => {
+        const mark = proxy.records.length
+        const before = snapshot(reg.storageDir).filter((f) => !f.includes('/_uploads/'))
+        const res = await runCli(['push', '--hf-repo', repo, '--registry', proxy.host, '--target-repo', `hostile/${repo.split('/')[1]}`, '--max-retries', '0'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+        expectRefused(res, new RegExp(`^Error: The Hub sent a\\.bin with 103 bytes where the listing says ${listed}`))
+        // an upload session may have been opened (POST, and a PATCH carrying the tar header) before the Hub's
+        // answer was checked, but nothing was committed
+        expect(proxy.records.slice(mark).filter((r) => r.method === 'PUT').map((r) => `${r.method} ${r.url}`)).to.deep.equal([])
+        expect(snapshot(reg.storageDir).filter((f) => !f.includes('/_uploads/'))).to.deep.equal(before)
+      })
+    }
+  })
+
+  describe('bad flags are one-line usage errors (exit 2) that touch nothing', () => {
+    const nowhere = ['push', '--max-retries', '0']
+    const cases: Array<[string, string[], RegExp]> = [
+      ['--hf-repo with three parts', ['--hf-repo', 'org/name/extra'], /^Error: Invalid --hf-repo "org\/name\/extra": repo ids are "name" or "org\/name"/],
+      ['--hf-repo with an empty part', ['--hf-repo', 'org//name'], /^Error: Invalid --hf-repo "org\/\/name"/],
+      ['--hf-repo with a path', ['--hf-repo', '../etc/passwd'], /^Error: Invalid --hf-repo "\.\.\/etc\/passwd"/],
+      ['--hf-repo with a space', ['--hf-repo', 'a b/c'], /^Error: Invalid --hf-repo "a b\/c"/],
+      ['--hf-repo empty', ['--hf-repo', ''], /^Error: Invalid --hf-repo "": the repo id is empty/],
+      ['--target-repo with uppercase', ['--target-repo', 'Models/Tiny'], /^Error: Invalid --target-repo "Models\/Tiny": repository names must be lowercase.*"models\/tiny"/],
+      ['--target-repo with an empty component', ['--target-repo', 'a//b'], /^Error: Invalid --target-repo "a\/\/b".*"a\/b"/],
+      ['--target-tag with a space', ['--target-tag', 'bad tag'], /^Error: Invalid --target-tag "bad tag"/],
+      ['--target-tag starting with "-"', ['--target-tag', '-lead'], /^Error: Invalid --target-tag "-lead"/],
+      ['--target-tag of 129 characters', ['--target-tag', 'x'.repeat(129)], /^Error: Invalid --target-tag .*at most 128 characters/],
+      ['--also-tag list with a bad tag', ['--also-tag', 'ok,bad tag'], /^Error: Invalid --also-tag "bad tag"/],
+      ['--also-tag starting with "."', ['--also-tag', 'v1', '--also-tag', '.dot'], /^Error: Invalid --also-tag "\.dot"/],
+      ['--workers 0', ['--workers', '0'], /^Error: --workers must be a whole number from 1 to 8 \(got 0\)/],
+      ['--workers 9', ['--workers', '9'], /^Error: --workers must be a whole number from 1 to 8 \(got 9\)/],
+      ['--chunk-mib 0', ['--chunk-mib', '0'], /^Error: --chunk-mib must be a whole number .* \(got 0\)/],
+      ['--registry with credentials', ['--registry', 'alice:hunter2@127.0.0.1:5000'], /^Error: Invalid --registry "\*\*\*@127\.0\.0\.1:5000": credentials do not belong/],
+      ['--registry with a path', ['--registry', '127.0.0.1:9/models'], /^Error: Invalid --registry "127\.0\.0\.1:9\/models": the registry is host\[:port\] without a path/],
+      ['--registry with a bad port', ['--registry', '127.0.0.1:99999'], /^Error: Invalid --registry "127\.0\.0\.1:99999": port/],
+    ]
+    for (const [what, extra, want] of cases) {
+      it(what, async () => {
+        const flags = new Map<string, string>([['--hf-repo', 'acme/good'], ['--registry', '127.0.0.1:9'], ['--target-repo', 'hostile/flags']])
+        const rest: string[] = []
+        for (let i = 0; i < extra.length; i += 2) {
+          if (flags.has(extra[i])) flags.set(extra[i], extra[i + 1])
+          else rest.push(extra[i], extra[i + 1])
+        }
+        const db = state()
+        const before = hub.requests.length
+        const res = await runCli([...nowhere, ...[...flags].flat(), ...rest], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: db})
+        const line = expectRefused(res, want, {code: 2, only: true})
+        expect(line).to.not.include('hunter2')
+        expect(existsSync(db), 'no state written').to.equal(false)
+        expect(hub.requests.length, 'the Hub was not even asked').to.equal(before)
+      })
+    }
+
+    // BUG: an --include pattern with a reversed bracket range crashes. Observed:
+    //   modelcar push --hf-repo acme/good --registry 127.0.0.1:9 --target-repo x/y --include '[z-a]'
+    //   exit 1, stderr (two lines, no "Error: " prefix):
+    //     '    SyntaxError: Invalid regular expression: /^[z-a]$/s: Range out of order in'
+    //     '     character class'
+    //   (fnmatchToRegExp builds an invalid RegExp; Python's fnmatch treats a reversed range as empty).
+    it.skip('--include with a reversed bracket range', async () => {
+      const res = await runCli([...nowhere, '--hf-repo', 'acme/good', '--registry', '127.0.0.1:9', '--target-repo', 'x/y', '--include', '[z-a]'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+      // either a one-line usage error naming the pattern, or a plan in which the pattern simply matches nothing
+      expectRefused(res, /^Error: .*(--include|\[z-a\]|none matched)/, {only: true})
+    })
+
+    // BUG: registry hosts that pass parseRegistry but are not valid URL hosts crash with a TypeError. Observed:
+    //   modelcar push --hf-repo acme/good --target-repo x/y --registry 999.1.1.1
+    //   modelcar push --hf-repo acme/good --target-repo x/y --registry '[::1%eth0]:5000'
+    //   exit 1, stderr: '    TypeError: Invalid URL' / '    Code: ERR_INVALID_URL' (two lines, no "Error: " line, the
+    //   flag is not named). 999.1.1.1: the last label is numeric, so WHATWG URL parses it as IPv4 and refuses it;
+    //   '%eth0': net.isIPv6 accepts zone ids, new URL does not.
+    it.skip('--registry 999.1.1.1 and an IPv6 zone id are usage errors', async () => {
+      for (const registry of ['999.1.1.1', '[::1%eth0]:5000', '1.2.3.4.5']) {
+        const res = await runCli([...nowhere, '--hf-repo', 'acme/good', '--target-repo', 'x/y', '--registry', registry], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+        expectRefused(res, /^Error: Invalid --registry/, {code: 2, only: true})
+      }
+    })
+
+    // BUG: a registry password containing "/" is echoed in the error. Observed:
+    //   modelcar push --hf-repo acme/good --target-repo x/y --registry 'alice:pa/ss@127.0.0.1:5000'
+    //   exit 2, stderr: 'Error: Invalid --registry "alice:pa/ss@127.0.0.1:5000": the registry is host[:port] without
+    //   a path; try "alice:pa" and put "ss@127.0.0.1:5000" in the repository name.'
+    //   (the userinfo check looks for "@" only before the first "/", and a "/" inside the password comes first).
+    it.skip('--registry with a password containing "/" does not echo it', async () => {
+      const res = await runCli([...nowhere, '--hf-repo', 'acme/good', '--target-repo', 'x/y', '--registry', 'alice:pa/ss@127.0.0.1:5000'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+      expectRefused(res, /^Error: Invalid --registry .*credentials do not belong/, {code: 2, only: true})
+      expect(res.stderr).to.not.include('pa/ss')
+    })
+  })
+
+  describe('unreachable and impostor servers', () => {
+    it('an unreachable registry: the error names the host', async () => {
+      const db = state()
+      const res = await runCli(['push', '--hf-repo', 'acme/good', '--registry', '127.0.0.1:9', '--target-repo', 'x/y', '--max-retries', '0'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: db})
+      expectRefused(res, /^Error: .*127\.0\.0\.1:9\b/, {code: 1})
+    })
+
+    it('an unreachable Hub: the error names the host and HF_ENDPOINT; nothing is pushed', async () => {
+      const res = await pushNothing(['--hf-repo', 'acme/good', '--target-repo', 'hostile/nohub'], {HF_ENDPOINT: 'http://127.0.0.1:9'})
+      expectRefused(res, /^Error: .*Hub at 127\.0\.0\.1:9\b.*HF_ENDPOINT/, {code: 1, only: true})
+    })
+
+    it('an HTTP server that is not a registry (404 HTML on /v2/): one-line error, nothing written', async () => {
+      const fake = await fakeServer((_req, res) => {
+        res.writeHead(404, {'content-type': 'text/html; charset=utf-8'})
+        res.end('<!doctype html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1><p>nginx</p></body></html>')
+      })
+      closers.push(fake.close)
+      const res = await runCli(['push', '--hf-repo', 'acme/good', '--registry', fake.host, '--target-repo', 'x/y', '--max-retries', '0'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+      const line = expectRefused(res, /^Error: .*\b404\b/, {code: 1, only: true})
+      expect(line, 'the HTML page is not dumped into the message').to.not.match(/<html|nginx/i)
+      expect(fake.requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).to.deep.equal([])
+    })
+
+    // BUG (message): the "not a registry" error does not say which server it was. Observed:
+    //   modelcar push --hf-repo acme/good --registry 127.0.0.1:PORT --target-repo x/y   (PORT answers 404 HTML)
+    //   exit 1, stderr: 'Error: registry check: registry answered HTTP 404'
+    //   while the unreachable case says '(127.0.0.1:9)'. It should name the host and say it does not look like an
+    //   OCI registry (GET /v2/ answered 404).
+    it.skip('an HTTP server that is not a registry: the error names the host', async () => {
+      const fake = await fakeServer((_req, res) => {
+        res.writeHead(404, {'content-type': 'text/html'})
+        res.end('<html>Not Found</html>')
+      })
+      closers.push(fake.close)
+      const res = await runCli(['push', '--hf-repo', 'acme/good', '--registry', fake.host, '--target-repo', 'x/y', '--max-retries', '0'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+      expectRefused(res, new RegExp(`^Error: .*${fake.host.replace(/\./g, '\\.')}.*404`), {code: 1, only: true})
+    })
+
+    it('a registry whose WWW-Authenticate challenges are oddly quoted: one-line errors, no crash, no write, no echo of the password', async () => {
+      const password = 'pw-Odd"Quote\\Secret'
+      let challenge = ''
+      const fake = await fakeServer((req, res, origin) => {
+        if (req.url!.startsWith('/token')) {
+          res.writeHead(200, {'content-type': 'application/json'})
+          res.end(JSON.stringify({token: 'opaque-token', expires_in: 300}))
+          return
+        }
+        res.writeHead(401, {'www-authenticate': challenge.replaceAll('ORIGIN', origin), 'content-type': 'application/json'})
+        res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
+      })
+      closers.push(fake.close)
+      const challenges: Array<[string, RegExp]> = [
+        ['Bearer realm="ORIGIN/token",service="svc\\"quoted\\\\x",scope="repository:x/y:pull"', /refused the credentials/],
+        ['Bearer realm="ORIGIN/token,service=unterminated', /refused the credentials/],
+        ['Bearer realm=ORIGIN/token,service=bare,scope="repository:x/y:pull,push"', /refused the credentials/],
+        ['Bearer realm="ORIGIN/token" service="no-comma" scope="x"', /refused the credentials/],
+        ['Bearer realm=""', /bearer token without naming a realm/],
+        ['Bearer ,,,=== "', /bearer token without naming a realm/],
+        ['Basic realm="a\\"b", Basic realm=', /refused the credentials/],
+        ['Newfangled foo="bar', /without a Basic or Bearer challenge/],
+        ['', /./],
+      ]
+      for (const [c, want] of challenges) {
+        challenge = c
+        const mark = fake.requests.length
+        const res = await runCli(
+          ['push', '--hf-repo', 'acme/good', '--registry', fake.host, '--target-repo', 'x/y', '--max-retries', '0', '--verbose'],
+          {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state(), OCI_USERNAME: 'alice', OCI_PASSWORD: password},
+        )
+        const line = expectRefused(res, want)
+        expect(line, c).to.include(fake.host)
+        expect(res.stderr + res.stdout, c).to.not.include(password).and.not.include('Secret')
+        const seen = fake.requests.slice(mark)
+        expect(seen.filter((r) => !['GET', 'HEAD'].includes(r.method)), c).to.deep.equal([])
+        expect(seen.length, c).to.be.below(20)
+        // the token request carried the service exactly as the challenge meant it
+        if (c.includes('svc')) {
+          const tokenReq = seen.find((r) => r.url.startsWith('/token'))!
+          expect(new URL(tokenReq.url, fake.url).searchParams.get('service'), c).to.equal('svc"quoted\\x')
+        }
+      }
+    })
+  })
+
+  describe('Hub faults the client survives: the image is still byte-exact', () => {
+    it('a 200 to a Range request after a dropped connection: the file restarts and the image is correct', async () => {
+      const mark = hub.requests.length
+      hub.injectFault({kind: 'cut', afterBytes: 3 * MiB, origin: 'cdn'})
+      hub.injectFault({kind: 'ignore-range', origin: 'cdn'})
+      hub.injectFault({kind: 'cut', afterBytes: 300_000, origin: 'hub', match: (p) => p.endsWith('/tokenizer.json')})
+      hub.injectFault({kind: 'ignore-range', origin: 'hub', match: (p) => p.endsWith('/tokenizer.json')})
+      const res = await runCli(['push', '--hf-repo', 'acme/good', '--registry', reg.host, '--target-repo', 'hostile/range200', '--chunk-mib', '2', '--verbose'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+      expect(res.code, res.stderr).to.equal(0)
+      expect(hub.pendingFaults(), 'every fault was hit').to.equal(0)
+      const ranged = hub.requests.slice(mark).filter((r) => r.headers.range !== undefined)
+      expect(ranged.filter((r) => r.origin === 'cdn'), 'the CDN saw a Range request').to.not.be.empty
+      expect(ranged.filter((r) => r.origin === 'hub'), 'the Hub saw a Range request').to.not.be.empty
+      await checkImage(`${reg.host}/hostile/range200:${GOOD_SHA.slice(0, 12)}`, GOOD_FILES)
+      expect(outputValue(res.stdout, 'MANIFESTDIGEST')).to.match(/^sha256:[0-9a-f]{64}$/)
+    })
+
+    it('bodies shorter than announced (CDN and Hub): the client resumes and the image is correct', async () => {
+      hub.injectFault({kind: 'wrong-length', delta: -12345, origin: 'cdn'})
+      hub.injectFault({kind: 'wrong-length', delta: -1000, origin: 'hub', match: (p) => p.endsWith('/tokenizer.json')})
+      const res = await runCli(['push', '--hf-repo', 'acme/good', '--registry', reg.host, '--target-repo', 'hostile/short', '--chunk-mib', '4'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+      expect(res.code, res.stderr).to.equal(0)
+      expect(hub.pendingFaults(), 'every fault was hit').to.equal(0)
+      await checkImage(`${reg.host}/hostile/short:${GOOD_SHA.slice(0, 12)}`, GOOD_FILES)
+    })
+
+    it('bodies longer than announced (CDN and Hub): the extra bytes are not pushed and the image is correct', async () => {
+      hub.injectFault({kind: 'wrong-length', delta: 777, origin: 'cdn'})
+      hub.injectFault({kind: 'wrong-length', delta: 4096, origin: 'hub', match: (p) => p.endsWith('/tokenizer.json')})
+      const res = await runCli(['push', '--hf-repo', 'acme/good', '--registry', reg.host, '--target-repo', 'hostile/long', '--chunk-mib', '4'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+      expect(res.code, res.stderr).to.equal(0)
+      expect(hub.pendingFaults(), 'every fault was hit').to.equal(0)
+      await checkImage(`${reg.host}/hostile/long:${GOOD_SHA.slice(0, 12)}`, GOOD_FILES)
+    })
+  })
+
+  describe('secrets', () => {
+    it('the HF token and the registry password never reach stdout/stderr (even --verbose) nor the state database', async function () {
+      const basicReg = await startRegistry({auth: 'basic'})
+      closers.push(basicReg.close)
+      const bproxy = await startFaultProxy(basicReg.url)
+      closers.push(bproxy.close)
+      const password = basicReg.users.alice
+      const basic = Buffer.from(`alice:${password}`).toString('base64')
+      const secrets = [HF_TOKEN, password, basic]
+      const dir = mkdtempSync(join(tmpdir(), 'mc-secret-state-'))
+      const db = join(dir, 'state.db')
+      const env = {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: db, HF_TOKEN, OCI_USERNAME: 'alice', OCI_PASSWORD: password}
+      const args = ['push', '--hf-repo', 'acme/secret', '--registry', bproxy.host, '--target-repo', 'secret/model', '--verbose', '--chunk-mib', '2']
+      const outputs: string[] = []
+
+      // 1. a push that retries a lot (Hub 503s, a cut CDN body, registry 503s and a reset) and succeeds
+      hub.injectFault({kind: 'status', status: 503, retryAfter: 0, origin: 'hub', match: (p) => p.includes('/tree/')})
+      hub.injectFault({kind: 'cut', afterBytes: 1 * MiB, origin: 'cdn'})
+      bproxy.injectFault({kind: 'status', status: 503, retryAfter: 0, match: (m) => m === 'PATCH', times: 2})
+      bproxy.injectFault({kind: 'reset', afterBytes: 100_000, match: (m) => m === 'PATCH'})
+      bproxy.injectFault({kind: 'status', status: 500, match: (m, p) => m === 'PUT' && p.includes('/manifests/')})
+      const ok = await runCli(args, env)
+      outputs.push(ok.stdout, ok.stderr)
+      expect(ok.code, ok.stderr).to.equal(0)
+      expect(hub.pendingFaults(), 'every Hub fault was hit').to.equal(0)
+      expect(bproxy.pendingFaults(), 'every registry fault was hit').to.equal(0)
+      expect(ok.stderr, 'retries were logged').to.match(/retry|attempt/i)
+
+      // 2. a push that fails for good (manifest PUT refused), so an error is recorded in the state database
+      bproxy.injectFault({kind: 'status', status: 500, match: (m, p) => m === 'PUT' && p.includes('/manifests/'), times: Infinity})
+      const failed = await runCli([...args, '--target-tag', 'fails', '--max-retries', '1'], env)
+      bproxy.clearFaults()
+      outputs.push(failed.stdout, failed.stderr)
+      expect(failed.code, failed.stderr).to.not.equal(0)
+
+      // 3. wrong password, and a private repo with a wrong HF token
+      const wrong = await runCli([...args, '--target-tag', 'wrong'], {...env, OCI_PASSWORD: `${password}-wrong`})
+      outputs.push(wrong.stdout, wrong.stderr)
+      expect(wrong.code).to.not.equal(0)
+      const badHf = await runCli([...args, '--target-tag', 'badhf'], {...env, HF_TOKEN: `${HF_TOKEN}x`})
+      outputs.push(badHf.stdout, badHf.stderr)
+      expect(badHf.code).to.not.equal(0)
+
+      // 4. status and list over the same database, text and JSON
+      for (const cmd of [['status'], ['status', '--json'], ['list'], ['list', '--json']]) {
+        const r = await runCli(cmd, env)
+        outputs.push(r.stdout, r.stderr)
+      }
+
+      const text = outputs.join('\n')
+      for (const s of [...secrets, `${password}-wrong`, `${HF_TOKEN}x`]) expect(text, 'printed output').to.not.include(s)
+      // every file of the state database (main file, WAL, shared memory, journals)
+      const files = readdirSync(dir)
+      expect(files).to.include('state.db')
+      for (const f of files) {
+        const bytes = readFileSync(join(dir, f))
+        for (const s of [...secrets, `${password}-wrong`, `${HF_TOKEN}x`]) {
+          expect(bytes.includes(Buffer.from(s)), `${f} contains a secret`).to.equal(false)
+          expect(bytes.includes(Buffer.from(s, 'utf16le')), `${f} contains a secret (UTF-16)`).to.equal(false)
+        }
+      }
+      // and the image is there, byte-exact despite the faults
+      await checkImage(`${bproxy.host}/secret/model:${SECRET_SHA.slice(0, 12)}`, GOOD_FILES, `alice:${password}`)
+    })
+  })
+})
