@@ -325,7 +325,7 @@ function describeFailure(what: string, status: number, body: string, retryAfter:
   }
   // distribution signs the offset into the upload Location: after a PATCH
   // whose bytes it partly kept, the old Location answers BLOB_UPLOAD_INVALID.
-  if (code === 'BLOB_UPLOAD_UNKNOWN' || code === 'BLOB_UPLOAD_INVALID' || (status === 404 && /PATCH|upload status/.test(what))) return new UploadGoneError(detail)
+  if (code === 'BLOB_UPLOAD_UNKNOWN' || (status === 404 && (code === 'BLOB_UPLOAD_INVALID' || /PATCH|upload status/.test(what)))) return new UploadGoneError(detail)
   return new RegistryRefusedError(detail, status, code)
 }
 

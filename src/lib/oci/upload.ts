@@ -5,22 +5,23 @@
 // source. Stream: the whole layer in one PATCH. A registry that refuses the
 // mode says which one to fall back to (ModeRefusedError).
 import {setTimeout as sleep} from 'node:timers/promises'
+import {ModelcarError} from '../errors.js'
 import {backoffDelay, defaultRetryPolicy, RetryableError, type RetryPolicy} from '../http/retry.js'
 import {isRetryableError, RegistryRefusedError, UploadGoneError, type RegistryClient} from './client.js'
 import type {UploadMode} from './profiles.js'
 
 /** The session cannot continue: start the layer over on a new one. */
-export class RestartLayerError extends Error {
+export class RestartLayerError extends ModelcarError {
   constructor(message: string) {
-    super(message)
+    super(message, {code: 'E_UPLOAD_RESTART'})
     this.name = 'RestartLayerError'
   }
 }
 
 /** The registry refuses this upload mode: restart the layer in `next`. */
-export class ModeRefusedError extends Error {
+export class ModeRefusedError extends ModelcarError {
   constructor(readonly next: UploadMode, message: string) {
-    super(message)
+    super(message, {code: 'E_UPLOAD_MODE_REFUSED'})
     this.name = 'ModeRefusedError'
   }
 }
@@ -98,6 +99,8 @@ export class ChunkedUpload {
         const status = statusOf(error)
         if (status === 405) throw new ModeRefusedError('monolithic', `the registry does not accept PATCH (405)`)
         if (status === 413) throw new ModeRefusedError('stream', `the registry refused a ${length}-byte chunk as too large (413)`)
+        // ECR and others refuse chunks outside their part size (400 SIZE_INVALID): one PATCH then.
+        if (status === 400 && (error as RegistryRefusedError).errorCode === 'SIZE_INVALID') throw new ModeRefusedError('stream', `the registry refused a ${length}-byte chunk size (400 SIZE_INVALID)`)
         const refusedRange = error instanceof RegistryRefusedError && error.status === 416
         if (!(isRetryableError(error) || refusedRange) || ++failures > this.policy.maxRetries || this.opts.hardSignal?.aborted) throw error
         await sleep(backoffDelay(failures - 1, this.policy, error instanceof RetryableError ? error.retryAfterMs : undefined), undefined, {signal: this.opts.hardSignal})
