@@ -16,7 +16,7 @@
 // BENCH_TMPDIR (os.tmpdir()). Output: a table on stdout, progress on stderr, bench/results.json.
 import {createHash} from 'node:crypto'
 import {existsSync, rmSync, statSync} from 'node:fs'
-import {mkdir, mkdtemp, open, readdir, rename, rm, statfs, writeFile} from 'node:fs/promises'
+import {cp, mkdir, mkdtemp, open, readdir, rename, rm, statfs, symlink, writeFile} from 'node:fs/promises'
 import http from 'node:http'
 import os from 'node:os'
 import {join} from 'node:path'
@@ -35,7 +35,9 @@ import {describeDifference, parseTarPrefix} from './lib/tar-compare.js'
 // ---------------------------------------------------------------------------------------------------------
 
 const ROOT = new URL('..', import.meta.url).pathname
-const CLI = join(ROOT, 'bin/run.js')
+// The CLI runs from a snapshot of bin/ + dist/ taken at start (see snapshotCli): other people rebuild dist/ while
+// the benchmark runs, and a push must not find half a build.
+let CLI = join(ROOT, 'bin/run.js')
 const PROBE = join(ROOT, 'bench/lib/probe.ts')
 const RESULTS = join(ROOT, 'bench/results.json')
 
@@ -153,6 +155,33 @@ async function quiet(): Promise<void> {
   if (QUIET_MAX_S === 0) return
   lastQuiet = await waitQuiet(QUIET_MAX_S, CORES, (pct) => log(`  machine is busy (${pct}% of ${CORES} CPUs used by others): waiting up to ${QUIET_MAX_S} s for quiet`))
   if (!lastQuiet.quiet) log(`  still busy after ${QUIET_MAX_S} s: measuring anyway (see the "other CPU s" column)`)
+}
+
+/**
+ * Copy bin/, dist/, package.json and oclif.manifest.json into the scratch dir (node_modules linked), so every phase
+ * runs the same build even if someone runs `npm run build` meanwhile (it deletes dist/ first). Retries while a
+ * build is in progress.
+ */
+async function snapshotCli(): Promise<string> {
+  const dir = join(scratchRoot, 'cli')
+  for (let attempt = 1; ; attempt++) {
+    await rm(dir, {recursive: true, force: true})
+    await mkdir(dir)
+    try {
+      for (const part of ['bin', 'dist', 'package.json', 'oclif.manifest.json']) {
+        if (part === 'oclif.manifest.json' && !existsSync(join(ROOT, part))) continue
+        await cp(join(ROOT, part), join(dir, part), {recursive: true, preserveTimestamps: true})
+      }
+      await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'))
+      const m = await runTimed(process.execPath, [join(dir, 'bin/run.js'), 'push', '--help'], {timeoutMs: 60_000, scratch: scratchRoot, env: cleanEnv(scratchRoot)})
+      if (m.code === 0 && existsSync(join(dir, 'dist/commands/push.js'))) return join(dir, 'bin/run.js')
+      throw new Error(m.stderr.trim().split('\n')[0])
+    } catch (error) {
+      if (attempt >= 12) throw new Error(`cannot take a working snapshot of the CLI (is dist/ built?): ${error instanceof Error ? error.message : String(error)}`)
+      log(`dist/ looks mid-build (${error instanceof Error ? error.message : String(error)}); retrying in 5 s`)
+      await new Promise((r) => setTimeout(r, 5000))
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -510,12 +539,12 @@ async function toolVersions(): Promise<Record<string, string>> {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(join(ROOT, 'dist/commands/push.js'))) throw new Error('dist/ is missing: run `npm run build` first')
   if (!registryAvailable()) throw new Error('docker-registry is missing: apt-get install docker-registry')
   await mkdir(TMP, {recursive: true})
   scratchRoot = await mkdtemp(join(TMP, 'modelcar-bench-'))
   cleanups.push(() => rm(scratchRoot, {recursive: true, force: true}))
   await initClockTicks()
+  CLI = await snapshotCli()
   const versions = await toolVersions()
   for (const tool of ['curl', 'tar', 'sha256sum', 'skopeo']) if (versions[tool] === 'missing') throw new Error(`${tool} is missing`)
   const fsInfo = await statfs(TMP)
@@ -523,7 +552,7 @@ async function main(): Promise<void> {
   const need = TOTAL_BYTES * 3.2 + GiB
   if (free < need) throw new Error(`not enough disk under ${TMP}: ${(free / GiB).toFixed(1)} GiB free, need ~${(need / GiB).toFixed(1)} GiB`)
   log(`${SHARDS} × ${(SHARD_BYTES / MiB).toFixed(0)} MiB shards + ${FILES.length - SHARDS} small files = ${mb(TOTAL_BYTES).toFixed(0)} MB; scratch ${scratchRoot}; /usr/bin/time: ${HAVE_TIME ? 'yes' : 'no (node children report resourceUsage, others wall only)'}`)
-  const dirtyDist = statSync(join(ROOT, 'dist/commands/push.js')).mtimeMs < statSync(join(ROOT, 'src/commands/push.ts')).mtimeMs
+  const dirtyDist = statSync(join(CLI, '../../dist/commands/push.js')).mtimeMs < statSync(join(ROOT, 'src/commands/push.ts')).mtimeMs
   if (dirtyDist) log('warning: dist/ is older than src/commands/push.ts: run `npm run build` to bench the current code')
 
   const hub = await startHubSim({repos: [{id: REPO, commits: [{sha: SHA, files: FILES}]}, ...(BIG ? [{id: BIG_REPO, commits: [{sha: BIG_SHA, files: [BIG_FILE]}]}] : [])]})
