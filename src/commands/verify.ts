@@ -5,6 +5,7 @@ import {verifyProgress} from '../lib/verify/progress.js'
 import {renderVerify} from '../lib/verify/render.js'
 import {verify} from '../lib/verify/service.js'
 import {BaseCommand} from '../lib/ui/base-command.js'
+import {networkFlags} from '../lib/ui/flags.js'
 import {withSignals} from '../lib/ui/signals.js'
 
 export default class Verify extends BaseCommand {
@@ -30,8 +31,7 @@ export default class Verify extends BaseCommand {
     workers: Flags.integer({description: `Blobs read in parallel with --deep (1-${MAX_WORKERS}).`, default: 4}),
     include: Flags.string({description: 'With --against-hf: the image should hold only Hub files matching this glob (repeatable, as push).', multiple: true}),
     exclude: Flags.string({description: 'With --against-hf: Hub files matching this glob should not be in the image (repeatable).', multiple: true}),
-    'max-retries': Flags.integer({description: 'Retries per request for transient failures.', default: 5, min: 0, max: 100}),
-    verbose: Flags.boolean({description: 'Log retries on stderr.'}),
+    ...networkFlags,
   }
 
   async run() {

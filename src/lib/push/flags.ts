@@ -23,10 +23,16 @@ export interface PushFlags {
   'upload-mode'?: string
 }
 
-export function pushParams(flags: PushFlags): PushParams {
-  if (!Number.isInteger(flags.workers) || flags.workers < 1 || flags.workers > MAX_WORKERS) {
-    throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS} (got ${flags.workers}).`)
+/** --workers, shared by push and verify. */
+export function validateWorkers(workers: number): number {
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS} (got ${workers}).`)
   }
+  return workers
+}
+
+export function pushParams(flags: PushFlags): PushParams {
+  validateWorkers(flags.workers)
   if (!Number.isInteger(flags['chunk-mib']) || flags['chunk-mib'] < 1 || flags['chunk-mib'] > 1024) {
     throw new UsageError(`--chunk-mib must be a whole number of MiB from 1 to 1024 (got ${flags['chunk-mib']}).`)
   }

@@ -2,13 +2,8 @@
 // Hub and registry clients from flags and the environment, finds or records
 // the run (re-running the same push continues it), takes the run's lock,
 // executes, and closes the run record whatever happens.
+import {hubClient, registryClient, retryPolicy} from '../clients.js'
 import {EXIT, ModelcarError, UsageError} from '../errors.js'
-import {HubClient} from '../hf/client.js'
-import {findHubToken, hubEndpoint} from '../hf/token.js'
-import {defaultRetryPolicy, type RetryPolicy} from '../http/retry.js'
-import {RegistryAuth} from '../oci/auth.js'
-import {RegistryClient} from '../oci/client.js'
-import {findRegistryCredential} from '../oci/credentials.js'
 import {parseRegistry} from '../oci/reference.js'
 import {profileFor, type UploadModeFlag} from '../oci/profiles.js'
 import {BlobStore} from '../state/blobs.js'
@@ -45,11 +40,9 @@ export interface PushUi {
 }
 
 export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutcome> {
-  const env = ui.env ?? process.env
-  const policy: RetryPolicy = {...defaultRetryPolicy, maxRetries: req.maxRetries ?? defaultRetryPolicy.maxRetries}
-  const endpoint = hubEndpoint(env)
-  const idleTimeoutMs = (req.stallTimeoutS ?? 60) * 1000
-  const hub = new HubClient(endpoint, findHubToken(env), {maxRetries: policy.maxRetries, idleTimeoutMs})
+  const net = {maxRetries: req.maxRetries, stallTimeoutS: req.stallTimeoutS, env: ui.env, onRetry: (m: string) => ui.progress?.events.retry?.(m)}
+  const policy = retryPolicy(net)
+  const hub = hubClient(net)
   const plan = await planPush(req, hub)
   if (req.dryRun) return {plan}
   for (const warning of plan.warnings) ui.progress?.log(`warning: ${warning}`)
@@ -60,7 +53,7 @@ export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutco
     const key = pushKey(req, plan)
     const previous = req.runId ?? (req.force ? undefined : runs.findResumable(key)?.id)
     const runId = previous ?? runs.create({
-      pushKey: key, hfSha: plan.sha, hfEndpoint: endpoint.href, hfRepo: req.hfRepo, hfRevision: req.revision,
+      pushKey: key, hfSha: plan.sha, hfEndpoint: hub.endpoint.href, hfRepo: req.hfRepo, hfRevision: req.revision,
       registry: req.registry.display, targetRepo: req.targetRepo, targetTag: plan.tag, params: paramsRecord(req),
     })
     const release = lockRun(runs, runId)
@@ -70,12 +63,7 @@ export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutco
     }
     try {
       ui.progress?.expect(plan.totalLayerBytes)
-      const credential = await findRegistryCredential(req.registry.host, {repository: req.targetRepo, env})
-      const registry = new RegistryClient(req.registry, req.targetRepo, new RegistryAuth(req.registry, credential), {
-        retry: policy,
-        idleTimeoutMs,
-        onRetry: (what, error, n) => ui.progress?.events.retry?.(`${what} (attempt ${n + 1}): ${errorText(error)}`),
-      })
+      const registry = await registryClient(req.registry, req.targetRepo, net)
       const modes = uploadModes(req, new ModeStore(db), (message) => ui.progress?.log(message))
       const result = await executePush(plan, {
         hub, registry, runs, blobs: new BlobStore(db), policy, signal: ui.signal, registryKey: req.registry.baseUrl, modes,

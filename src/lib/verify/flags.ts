@@ -2,9 +2,10 @@
 // (exit 2) that names the flag and says what would be accepted.
 import {UsageError} from '../errors.js'
 import {parseImageReference} from '../oci/reference.js'
+import {validateWorkers} from '../push/flags.js'
 import type {VerifyRequest} from './service.js'
 
-export const MAX_WORKERS = 8
+export {MAX_WORKERS} from '../push/flags.js'
 
 export interface VerifyFlags {
   deep?: boolean
@@ -13,12 +14,11 @@ export interface VerifyFlags {
   include?: string[]
   exclude?: string[]
   'max-retries': number
+  'stall-timeout'?: number
 }
 
 export function verifyRequest(ref: string, flags: VerifyFlags): VerifyRequest {
-  if (!Number.isInteger(flags.workers) || flags.workers < 1 || flags.workers > MAX_WORKERS) {
-    throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS} (got ${flags.workers}).`)
-  }
+  validateWorkers(flags.workers)
   if ((flags.include?.length || flags.exclude?.length) && !flags['against-hf']) {
     throw new UsageError('--include and --exclude only apply with --against-hf (they say which Hub files the image should hold).')
   }
@@ -30,5 +30,6 @@ export function verifyRequest(ref: string, flags: VerifyFlags): VerifyRequest {
     exclude: flags.exclude ?? [],
     workers: flags.workers,
     maxRetries: flags['max-retries'],
+    stallTimeoutS: flags['stall-timeout'],
   }
 }

@@ -3,15 +3,12 @@
 // index), checks every blob, optionally compares with the Hub commit, and
 // returns a typed result. Errors that stop the whole check (auth, network on
 // the manifest) are thrown as ModelcarError with exit code 1.
+import {hubClient, registryClient} from '../clients.js'
 import {EXIT, ModelcarError} from '../errors.js'
-import {HubClient} from '../hf/client.js'
-import {findHubToken, hubEndpoint} from '../hf/token.js'
 import {TransportError} from '../http/raw.js'
 import {defaultRetryPolicy, RetryableError, type RetryPolicy} from '../http/retry.js'
-import {RegistryAuth} from '../oci/auth.js'
 import {BlobReader} from '../oci/blob-reader.js'
-import {RegistryClient, short} from '../oci/client.js'
-import {findRegistryCredential} from '../oci/credentials.js'
+import {short} from '../oci/client.js'
 import type {ImageReference} from '../oci/reference.js'
 import {fileFilter} from '../push/filter.js'
 import {checkImageBlobs, type CheckContext} from './blob-checks.js'
@@ -30,6 +27,7 @@ export interface VerifyRequest {
   exclude: string[]
   workers: number
   maxRetries?: number
+  stallTimeoutS?: number
 }
 
 export interface VerifyEvents {
@@ -54,11 +52,7 @@ export async function verify(req: VerifyRequest, ui: {events?: VerifyEvents; sig
   const ref = req.reference
   const display = `${ref.registry.display}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`
   try {
-    const credential = await findRegistryCredential(ref.registry.host, {repository: ref.repository, env})
-    const client = new RegistryClient(ref.registry, ref.repository, new RegistryAuth(ref.registry, credential), {
-      retry: policy,
-      onRetry: (what, error, n) => ui.events?.retry?.(`${what} (attempt ${n + 1}): ${(error as Error).message}`),
-    })
+    const client = await registryClient(ref.registry, ref.repository, {maxRetries: req.maxRetries, stallTimeoutS: req.stallTimeoutS, env, onRetry: (m: string) => ui.events?.retry?.(m)})
     const reader = new BlobReader(client, {retry: policy, onRetry: (what, error, n) => ui.events?.retry?.(`${what} (attempt ${n + 1}): ${(error as Error).message}`)})
     const blobs: BlobReport[] = []
     const images: Image[] = []
@@ -124,8 +118,8 @@ async function collectImages(reader: BlobReader, manifest: ParsedManifest, platf
 }
 
 async function compareImages(images: Image[], scans: Array<Map<string, LayerScan>>, req: VerifyRequest, env: NodeJS.ProcessEnv, policy: RetryPolicy): Promise<HubComparison[]> {
-  const endpoint = hubEndpoint(env)
-  const hub = new HubClient(endpoint, findHubToken(env), {maxRetries: policy.maxRetries})
+  const hub = hubClient({maxRetries: policy.maxRetries, stallTimeoutS: req.stallTimeoutS, env})
+  const endpoint = hub.endpoint
   const keep = fileFilter(req.include, req.exclude)
   const out: HubComparison[] = []
   for (const [i, img] of images.entries()) {
