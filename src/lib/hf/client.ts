@@ -136,7 +136,7 @@ export class HubClient {
         res = await this.api.get(url)
       } catch (error) {
         const cause = (error as {cause?: NodeJS.ErrnoException}).cause
-        const why = cause?.code ? cause.code : (error as Error).message
+        const why = cause?.code ?? cause?.message ?? (error as Error).message
         throw new TransportError(`cannot reach the Hub at ${this.endpoint.host} (${why}): check HF_ENDPOINT and the network`, this.endpoint.host, {cause: error})
       }
       if (isTransientStatus(res.status)) throw await hubError(res.status, res.headers, ctx)

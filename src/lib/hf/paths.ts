@@ -7,9 +7,14 @@ const CONTROL = /\p{Cc}/u
 // A lone UTF-16 surrogate cannot be written as UTF-8 in a tar header.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
+/** A path quoted for a terminal: every control character escaped, C1 included (U+009B is CSI). */
+export function quotePath(path: string): string {
+  return JSON.stringify(path).replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 export function checkRepoPath(path: string): void {
   const bad = (why: string) =>
-    new UsageError(`The Hub listed an unsafe file path ${JSON.stringify(path)} (${why}); refusing to push this repo. Check HF_ENDPOINT points at a trustworthy Hub.`, 'E_UNSAFE_PATH')
+    new UsageError(`The Hub listed an unsafe file path ${quotePath(path)} (${why}); refusing to push this repo. Check HF_ENDPOINT points at a trustworthy Hub.`, 'E_UNSAFE_PATH')
   if (typeof path !== 'string' || path.length === 0) throw bad('empty')
   if (CONTROL.test(path)) throw bad('control character')
   if (LONE_SURROGATE.test(path)) throw bad('invalid Unicode')
@@ -21,17 +26,26 @@ export function checkRepoPath(path: string): void {
   }
 }
 
-/** Validate every path and refuse duplicates and names that collide once normalised (Unicode NFC). */
+/**
+ * Validate every path and refuse duplicates, names that collide once
+ * normalised (Unicode NFC), and a file that is also another file's folder
+ * (`a` and `a/b`): one of them would vanish when the image is unpacked.
+ */
 export function checkRepoPaths(paths: string[]): void {
   const seen = new Map<string, string>()
+  const refuse = (path: string, why: string) =>
+    new UsageError(`The Hub listed file ${quotePath(path)} that ${why}; refusing to push this repo. Check HF_ENDPOINT points at a trustworthy Hub.`, 'E_UNSAFE_PATH')
   for (const path of paths) {
     checkRepoPath(path)
     const key = path.normalize('NFC')
     const other = seen.get(key)
-    if (other !== undefined) {
-      const why = other === path ? 'listed twice' : `collides with ${JSON.stringify(other)}`
-      throw new UsageError(`The Hub listed file ${JSON.stringify(path)} that ${why}; refusing to push this repo. Check HF_ENDPOINT points at a trustworthy Hub.`, 'E_UNSAFE_PATH')
-    }
+    if (other !== undefined) throw refuse(path, other === path ? 'listed twice' : `collides with ${quotePath(other)}`)
     seen.set(key, path)
+  }
+  for (const [key, path] of seen) {
+    for (let slash = key.indexOf('/'); slash !== -1; slash = key.indexOf('/', slash + 1)) {
+      const folder = seen.get(key.slice(0, slash))
+      if (folder !== undefined) throw refuse(path, `lies inside ${quotePath(folder)}, which is also a file`)
+    }
   }
 }

@@ -22,6 +22,8 @@ export interface UploadStatus {
 }
 
 const MAX_REDIRECTS = 5
+/** Every final status but 401 (which send() answers with credentials). */
+const ANY_ANSWER = Array.from({length: 400}, (_, i) => 200 + i).filter((s) => s !== 401 && !(s >= 300 && s < 400))
 
 /** The registry said this upload session no longer exists. */
 export class UploadGoneError extends Error {
@@ -62,9 +64,12 @@ export class RegistryClient {
 
   /** GET /v2/: proves this is a registry and learns its auth challenge. */
   async ping(): Promise<void> {
-    const res = await this.send('GET', new URL('/v2/', this.base), {what: 'registry check'})
+    // Any answer is information here: only a registry says 200 (or 401, handled by send) to /v2/.
+    const res = await this.send('GET', new URL('/v2/', this.base), {what: 'registry check', accept: ANY_ANSWER})
+    await res.body?.cancel()
     const apiVersion = res.headers.get('docker-distribution-api-version')
-    if (!res.ok && !apiVersion) {
+    if (!res.ok && !(apiVersion && res.status < 500)) {
+      if (isTransientStatus(res.status)) throw new RetryableError(`${this.endpoint.host} answered GET /v2/ with HTTP ${res.status}: the registry is unavailable, try again later`, undefined, {status: res.status})
       throw new ModelcarError(`${this.endpoint.host} does not look like an OCI registry (GET /v2/ answered HTTP ${res.status}): check --registry.`, {code: 'E_NOT_A_REGISTRY'})
     }
   }
@@ -237,7 +242,7 @@ export class RegistryClient {
           res = await ky(target, {method, headers, body: o.body, throwHttpErrors: false, retry: 0, redirect: 'manual', timeout: this.opts.idleTimeoutMs ?? 60_000})
         } catch (error) {
           const cause = (error as {cause?: NodeJS.ErrnoException}).cause
-          const why = cause?.code ? networkWords(cause.code) : (error as Error).message
+          const why = cause?.code ? networkWords(cause.code) : cause?.message ?? (error as Error).message
           throw new TransportError(`${o.what}: ${why} (${target.host})`, target.host, {cause: error})
         }
         if (res.status === 401 && !authRetried && target.origin === this.base.origin) {

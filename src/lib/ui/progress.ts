@@ -106,7 +106,7 @@ export function createProgress(opts: {stream?: NodeJS.WriteStream; tty?: boolean
       if (task) task.title = `${file.path}  ${bytes(file.layerSize)}  ${result.digest.slice(7, 19)}  ${how}`
     },
     retry(message) {
-      if (opts.verbose || !tty) log(`retry: ${message}`)
+      if (opts.verbose) log(`retry: ${message}`)
     },
     phase(message) {
       log(message)
