@@ -204,6 +204,14 @@ describe('e2e: modelcar push', function () {
     }
   })
 
+  it('--json errors are one JSON document on stdout with the same exit code', async () => {
+    const res = await runCli(['push', '--hf-repo', 'acme/nope', '--registry', '127.0.0.1:9', '--target-repo', 'x/y', '--json'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+    expect(res.code).to.equal(2)
+    const doc = JSON.parse(res.stdout)
+    expect(doc.error).to.include({code: 'E_HF_REPO_NOT_FOUND', exitCode: 2})
+    expect(doc.error.message).to.match(/^Hugging Face repo "acme\/nope" was not found/)
+  })
+
   it('--dry-run plans without touching the registry or the state database', async () => {
     const db = state()
     const res = await runCli(['push', '--hf-repo', 'acme/tiny', '--registry', '127.0.0.1:9', '--target-repo', 'x/y', '--dry-run', '--json'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: db})

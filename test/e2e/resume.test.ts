@@ -119,6 +119,19 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     expect(runs[0]).to.include({id: detail.id, status: 'done', manifestDigest: reference, attempts: 2})
   })
 
+  it('SIGTERM stops within seconds with exit 143 and says how to resume', async () => {
+    const db = stateDb()
+    hub.injectFault({kind: 'stall', afterBytes: 3 * MiB, ms: 30_000, origin: 'cdn'})
+    const run = startCli(['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'sigterm/model', '--workers', '1'], env(db))
+    await waitFor(() => files(db).some((r) => r.status === 'uploading'), 'the push to start uploading')
+    const t0 = Date.now()
+    run.child.kill('SIGTERM')
+    const stopped = await run.done
+    expect(Date.now() - t0).to.be.below(5000)
+    expect(stopped.code).to.equal(143)
+    expect(stopped.stderr.trim().split('\n').at(-1)).to.match(/^Error: Interrupted by SIGTERM\. Run the same command again \(or `modelcar resume`\) to continue\.$/)
+  })
+
   it('kill -9 while the Hub stalls mid-PATCH: the cut session is replaced and the file restarts', async () => {
     const db = stateDb()
     const big = FILES[0]
