@@ -87,6 +87,11 @@ export class RegistryAuth {
     } catch {
       throw new ModelcarError(`Registry ${this.endpoint.host} named an invalid token realm.`, {code: 'E_REGISTRY_AUTH'})
     }
+    // A registry names its token realm; it must not steer our credentials to
+    // a link-local service (cloud metadata endpoints live there).
+    if (/^(?:169\.254\.|\[fe[89ab][0-9a-f]:)/i.test(realm.hostname)) {
+      throw new ModelcarError(`Registry ${this.endpoint.host} named a token realm on a link-local address (${realm.host}); refusing to send credentials there.`, {code: 'E_REGISTRY_AUTH'})
+    }
     if (this.endpoint.scheme === 'https' && realm.protocol !== 'https:') {
       throw new ModelcarError(`Registry ${this.endpoint.host} sent a token realm over plain HTTP (${realm.host}); refusing to send credentials there.`, {code: 'E_REGISTRY_AUTH'})
     }
