@@ -6,6 +6,8 @@ import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
+import {expect} from 'chai'
+import {fileSha256, type SimFile} from '../fixtures/hub/index.js'
 
 const execFileP = promisify(execFile)
 export const ROOT = new URL('../..', import.meta.url).pathname
@@ -104,4 +106,27 @@ export async function haveTools(): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+/**
+ * Read an image back with skopeo and umoci and check it holds exactly these
+ * files' bytes: every blob hashes to its digest, diff_ids equal the layer
+ * digests, and each unpacked file hashes to the simulator's content.
+ */
+export async function expectImageHolds(ref: string, files: SimFile[], opts: {creds?: string; manifestDigest?: string} = {}): Promise<{layout: OciLayout; rootfs: string}> {
+  const layout = await skopeoCopy(ref, opts.creds)
+  if (opts.manifestDigest) expect(`sha256:${sha256Hex(layout.manifestBytes)}`).to.equal(opts.manifestDigest)
+  expect(layout.config.rootfs.diff_ids).to.deep.equal(layout.manifest.layers.map((l) => l.digest))
+  for (const layer of layout.manifest.layers) {
+    const bytes = layout.blob(layer.digest)
+    expect(`sha256:${sha256Hex(bytes)}`).to.equal(layer.digest)
+    expect(bytes.length).to.equal(layer.size)
+  }
+  const rootfs = await umociUnpack(layout)
+  for (const file of files) {
+    const content = readFileSync(join(rootfs, 'models', file.path))
+    expect(content.length, file.path).to.equal(file.size)
+    expect(sha256Hex(content), file.path).to.equal(await fileSha256(file))
+  }
+  return {layout, rootfs}
 }

@@ -2,14 +2,13 @@
 // is byte-identical to an uninterrupted push, with little re-transfer.
 import Database from 'better-sqlite3'
 import {expect} from 'chai'
-import {createHash} from 'node:crypto'
-import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {existsSync, mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {fileSha256, startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
+import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
-import {haveTools, outputValue, runCli, skopeoCopy, startCli, umociUnpack, waitFor} from './helpers.js'
+import {expectImageHolds, haveTools, outputValue, runCli, startCli, waitFor} from './helpers.js'
 
 const MiB = 1024 * 1024
 const CHUNK_MIB = 2
@@ -66,13 +65,7 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
 
   async function checkSameImage(repo: string, digest: string) {
     expect(digest).to.equal(reference)
-    const layout = await skopeoCopy(`${proxy.host}/${repo}:${SHA.slice(0, 12)}`)
-    expect(`sha256:${createHash('sha256').update(layout.manifestBytes).digest('hex')}`).to.equal(reference)
-    const rootfs = await umociUnpack(layout)
-    for (const f of FILES) {
-      const got = createHash('sha256').update(readFileSync(join(rootfs, 'models', f.path))).digest('hex')
-      expect(got, f.path).to.equal(await fileSha256(f))
-    }
+    await expectImageHolds(`${proxy.host}/${repo}:${SHA.slice(0, 12)}`, FILES, {manifestDigest: reference})
   }
 
   it('Ctrl-C lets the PATCH in flight land; resume re-uploads nothing and re-reads only the hashed prefix', async () => {

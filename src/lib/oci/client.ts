@@ -22,8 +22,8 @@ export interface UploadStatus {
 }
 
 const MAX_REDIRECTS = 5
-/** Every final status but 401 (which send() answers with credentials). */
-const ANY_ANSWER = Array.from({length: 400}, (_, i) => 200 + i).filter((s) => s !== 401 && !(s >= 300 && s < 400))
+/** Every final status but 401 (send() answers it with credentials) and the transient ones (send() retries them). */
+const ANY_ANSWER = Array.from({length: 400}, (_, i) => 200 + i).filter((s) => s !== 401 && !(s >= 300 && s < 400) && !isTransientStatus(s))
 
 /** The registry said this upload session no longer exists. */
 export class UploadGoneError extends Error {
@@ -68,8 +68,7 @@ export class RegistryClient {
     const res = await this.send('GET', new URL('/v2/', this.base), {what: 'registry check', accept: ANY_ANSWER})
     await res.body?.cancel()
     const apiVersion = res.headers.get('docker-distribution-api-version')
-    if (!res.ok && !(apiVersion && res.status < 500)) {
-      if (isTransientStatus(res.status)) throw new RetryableError(`${this.endpoint.host} answered GET /v2/ with HTTP ${res.status}: the registry is unavailable, try again later`, undefined, {status: res.status})
+    if (!res.ok && !apiVersion) {
       throw new ModelcarError(`${this.endpoint.host} does not look like an OCI registry (GET /v2/ answered HTTP ${res.status}): check --registry.`, {code: 'E_NOT_A_REGISTRY'})
     }
   }
