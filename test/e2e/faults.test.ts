@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
-import {expectImageHolds, haveTools, outputValue, runCli} from './helpers.js'
+import {expectImageHolds, haveTools, killStrayClis, outputValue, runCli} from './helpers.js'
 
 const MiB = 1024 * 1024
 const SHA = 'fa17fa17fa17fa17fa17fa17fa17fa17fa17fa17'
@@ -34,6 +34,10 @@ describe('e2e: transient failures on both sides', function () {
     hub = await startHubSim({repos: [{id: 'acme/flaky', commits: [{sha: SHA, files: FILES}]}]})
     reg = await startRegistry()
     proxy = await startFaultProxy(reg.url)
+  })
+  afterEach(() => {
+    killStrayClis()
+    hub?.clearFaults()
   })
   after(async () => {
     await proxy?.close()

@@ -24,9 +24,18 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: {timeoutMs?
   return startCli(args, env, opts).done
 }
 
+const running = new Set<ChildProcess>()
+
+/** Kill every CLI a test started and left running (call it in afterEach). */
+export function killStrayClis(): void {
+  for (const child of running) child.kill('SIGKILL')
+  running.clear()
+}
+
 /** Start `modelcar` and keep a handle on the process (to signal or kill it). */
 export function startCli(args: string[], env: NodeJS.ProcessEnv, opts: {timeoutMs?: number} = {}): {child: ChildProcess; done: Promise<CliRun>} {
   const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {env: {...cleanEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+  running.add(child)
   const done = new Promise<CliRun>((resolve, reject) => {
     let stdout = ''
     let stderr = ''
@@ -36,6 +45,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv, opts: {timeoutM
     child.on('error', reject)
     child.on('exit', (code, signal) => {
       clearTimeout(timer)
+      running.delete(child)
       resolve({code, signal, stdout, stderr})
     })
   })

@@ -12,7 +12,7 @@ import {join, relative} from 'node:path'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
-import {expectImageHolds, haveTools, outputValue, runCli, type CliRun} from './helpers.js'
+import {type CliRun, expectImageHolds, haveTools, killStrayClis, outputValue, runCli} from './helpers.js'
 
 const HF_TOKEN = 'hf_hostileSecretToken0123456789abc'
 const GOOD_SHA = '1111111111111111111111111111111111111111'
@@ -149,6 +149,10 @@ describe('e2e: hostile Hub listings and bad input', function () {
     })
     reg = await startRegistry()
     proxy = await startFaultProxy(reg.url)
+  })
+  afterEach(() => {
+    killStrayClis()
+    hub?.clearFaults()
   })
   after(async () => {
     for (const close of closers) await close().catch(() => {})

@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {fileSha256, startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
-import {haveTools, outputValue, runCli, skopeoCopy, umociUnpack} from './helpers.js'
+import {haveTools, killStrayClis, outputValue, runCli, skopeoCopy, umociUnpack} from './helpers.js'
 
 const HF_TOKEN = 'hf_e2eSecretToken0123456789'
 const SHA = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678'
@@ -41,6 +41,10 @@ describe('e2e: modelcar push', function () {
         {id: 'acme/secret', private: true, commits: [{sha: 'f'.repeat(40), files: FILES.slice(0, 2)}]},
       ],
     })
+  })
+  afterEach(() => {
+    killStrayClis()
+    hub?.clearFaults()
   })
   after(async () => {
     await Promise.all([...proxies.map((p) => p.close()), ...registries.map((r) => r.close())])

@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
-import {expectImageHolds, haveTools, outputValue, runCli, startCli, waitFor} from './helpers.js'
+import {expectImageHolds, haveTools, killStrayClis, outputValue, runCli, startCli, waitFor} from './helpers.js'
 
 const MiB = 1024 * 1024
 const CHUNK_MIB = 2
@@ -37,6 +37,12 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     const ref = await runCli(['push', '--hf-repo', 'acme/resumable', '--registry', reg.host, '--target-repo', 'ref/model'], env(stateDb()))
     expect(ref.code, ref.stderr).to.equal(0)
     reference = outputValue(ref.stdout, 'MANIFESTDIGEST')
+  })
+  afterEach(async () => {
+    killStrayClis()
+    hub?.clearFaults()
+    proxy?.clearFaults()
+    await new Promise((r) => setTimeout(r, 100)) // let killed clients' sockets close
   })
   after(async () => {
     await proxy?.close()
