@@ -213,6 +213,27 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     await checkSameImage('kill/manifest', outputValue(again.stdout, 'MANIFESTDIGEST'))
   })
 
+  it('--force abandons the unfinished run: its upload sessions are deleted and everything is pushed again', async () => {
+    const db = stateDb()
+    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'force/model', '--workers', '1', '--chunk-mib', String(CHUNK_MIB)]
+    hub.injectFault({kind: 'stall', afterBytes: 5 * MiB, ms: 30_000, origin: 'cdn'})
+    const run = startCli(args, env(db))
+    await waitFor(() => files(db).some((r) => (r.upload_offset ?? 0) >= 4 * MiB), 'a checkpoint')
+    run.child.kill('SIGINT')
+    expect((await run.done).code).to.equal(130)
+    hub.clearFaults()
+    const from = proxy.records.length
+    const forced = await runCli([...args, '--force', '--json'], env(db))
+    expect(forced.code, forced.stderr).to.equal(0)
+    const result = JSON.parse(forced.stdout)
+    expect(proxy.records.slice(from).some((r) => r.method === 'DELETE' && r.url.includes('/blobs/uploads/'))).to.equal(true)
+    expect(result.files.every((f: {outcome: string}) => f.outcome === 'uploaded')).to.equal(true)
+    const runs = JSON.parse((await runCli(['list', '--json'], env(db))).stdout).runs
+    expect(runs.map((r: {status: string}) => r.status)).to.deep.equal(['done', 'failed'])
+    expect(runs[1].error).to.equal('abandoned: a --force push replaced it')
+    await checkSameImage('force/model', result.manifestDigest)
+  })
+
   it('a second process is refused while the first drives the run; a dead owner\'s lock is taken over', async () => {
     const db = stateDb()
     hub.injectFault({kind: 'stall', afterBytes: 1 * MiB, ms: 30_000, origin: 'cdn'})

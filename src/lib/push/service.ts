@@ -10,6 +10,7 @@ import {BlobStore} from '../state/blobs.js'
 import {ModeStore} from '../state/modes.js'
 import {openStateDb} from '../state/db.js'
 import {lockRun} from '../state/lock.js'
+import type {RegistryClient} from '../oci/client.js'
 import {RunStore, type RunRow} from '../state/runs.js'
 import type {Progress} from '../ui/progress.js'
 import {planPush, type PushParams, type PushPlan} from './plan.js'
@@ -51,6 +52,8 @@ export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutco
   try {
     const runs = new RunStore(db)
     const key = pushKey(req, plan)
+    const registry = await registryClient(req.registry, req.targetRepo, net)
+    if (req.force) await abandon(runs, runs.findResumable(key), registry)
     const previous = req.runId ?? (req.force ? undefined : runs.findResumable(key)?.id)
     const runId = previous ?? runs.create({
       pushKey: key, hfSha: plan.sha, hfEndpoint: hub.endpoint.href, hfRepo: req.hfRepo, hfRevision: req.revision,
@@ -63,7 +66,6 @@ export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutco
     }
     try {
       ui.progress?.expect(plan.totalLayerBytes)
-      const registry = await registryClient(req.registry, req.targetRepo, net)
       const modes = uploadModes(req, new ModeStore(db), (message) => ui.progress?.log(message))
       const result = await executePush(plan, {
         hub, registry, runs, blobs: new BlobStore(db), policy, signal: ui.signal, registryKey: req.registry.baseUrl, modes,
@@ -79,6 +81,24 @@ export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutco
     }
   } finally {
     db.close()
+  }
+}
+
+/**
+ * --force replaces an unfinished run of the same push: its upload sessions
+ * are cancelled (DELETE, best effort) and it is closed, unless another
+ * process still drives it.
+ */
+async function abandon(runs: RunStore, run: RunRow | undefined, registry: RegistryClient): Promise<void> {
+  if (!run) return
+  const release = lockRun(runs, run.id)
+  try {
+    for (const f of runs.files(run.id)) {
+      if (f.upload_location) await registry.cancelUpload(new URL(f.upload_location)).catch(() => undefined)
+    }
+    runs.finish(run.id, 'failed', {error: 'abandoned: a --force push replaced it'})
+  } finally {
+    release()
   }
 }
 
