@@ -206,6 +206,12 @@ describe('e2e: modelcar push', function () {
       expect(res.stderr.trim().split('\n'), res.stderr).to.have.length(1)
       expect(res.stderr).to.match(want)
     }
+    // A bad token is named as the problem, even for a public repo (the Hub answers 401 to any bad token).
+    for (const repo of ['acme/tiny', 'acme/secret']) {
+      const res = await runCli([...base, '--hf-repo', repo], {...env, HF_TOKEN: 'hf_not_a_valid_token'})
+      expect(res.code, res.stderr).to.equal(2)
+      expect(res.stderr.trim()).to.equal('Error: Hugging Face rejected the token from HF_TOKEN (401 invalid credentials): set HF_TOKEN to a valid token, or unset it for public repos.')
+    }
   })
 
   it('--json errors are one JSON document on stdout with the same exit code', async () => {
