@@ -6,9 +6,9 @@ import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
-import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
-import {expectImageHolds, haveTools, killStrayClis, outputValue, runCli} from './helpers.js'
+import {expectImageHolds, killStrayClis, outputValue, requireRealTools, runCli} from './helpers.js'
 
 const MiB = 1024 * 1024
 const SHA = 'fa17fa17fa17fa17fa17fa17fa17fa17fa17fa17'
@@ -30,7 +30,7 @@ describe('e2e: transient failures on both sides', function () {
   let proxy: FaultProxy
 
   before(async function () {
-    if (!registryAvailable() || !(await haveTools())) this.skip()
+    await requireRealTools(this)
     hub = await startHubSim({repos: [{id: 'acme/flaky', commits: [{sha: SHA, files: FILES}]}]})
     reg = await startRegistry()
     proxy = await startFaultProxy(reg.url)

@@ -140,3 +140,17 @@ export async function expectImageHolds(ref: string, files: SimFile[], opts: {cre
   }
   return {layout, rootfs}
 }
+
+/**
+ * The end-to-end tests need the real registry and clients. Locally they are
+ * skipped with a hint when missing; in CI (CI=true) a missing tool is a
+ * failure, never a silent skip.
+ */
+export async function requireRealTools(ctx: Mocha.Context): Promise<void> {
+  const {registryAvailable} = await import('../fixtures/registry/index.js')
+  if (registryAvailable() && (await haveTools())) return
+  const hint = 'docker-registry, skopeo or umoci missing: install them with `apt-get install docker-registry skopeo umoci`'
+  if (process.env.CI) throw new Error(hint)
+  console.warn(`    ${hint}`)
+  ctx.skip()
+}

@@ -10,9 +10,9 @@ import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
-import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
-import {type CliRun, expectImageHolds, haveTools, killStrayClis, outputValue, runCli} from './helpers.js'
+import {type CliRun, expectImageHolds, killStrayClis, outputValue, requireRealTools, runCli} from './helpers.js'
 
 const HF_TOKEN = 'hf_hostileSecretToken0123456789abc'
 const GOOD_SHA = '1111111111111111111111111111111111111111'
@@ -133,10 +133,7 @@ describe('e2e: hostile Hub listings and bad input', function () {
   const state = () => join(mkdtempSync(join(tmpdir(), 'mc-state-')), 'state.db')
 
   before(async function () {
-    if (!registryAvailable() || !(await haveTools())) {
-      console.warn('    docker-registry, skopeo or umoci missing: install them with `apt-get install docker-registry skopeo umoci`')
-      this.skip()
-    }
+    await requireRealTools(this)
     hub = await startHubSim({
       tokens: [HF_TOKEN],
       repos: [

@@ -6,9 +6,9 @@ import {existsSync, mkdtempSync, readFileSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileSha256, startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
-import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
-import {haveTools, killStrayClis, outputValue, runCli, skopeoCopy, umociUnpack} from './helpers.js'
+import {killStrayClis, outputValue, requireRealTools, runCli, skopeoCopy, umociUnpack} from './helpers.js'
 
 const HF_TOKEN = 'hf_e2eSecretToken0123456789'
 const SHA = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678'
@@ -30,10 +30,7 @@ describe('e2e: modelcar push', function () {
   const state = () => join(mkdtempSync(join(tmpdir(), 'mc-state-')), 'state.db')
 
   before(async function () {
-    if (!registryAvailable() || !(await haveTools())) {
-      console.warn('    docker-registry, skopeo or umoci missing: install them with `apt-get install docker-registry skopeo umoci`')
-      this.skip()
-    }
+    await requireRealTools(this)
     hub = await startHubSim({
       tokens: [HF_TOKEN],
       repos: [

@@ -6,9 +6,9 @@ import {existsSync, mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
-import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
-import {expectImageHolds, haveTools, killStrayClis, outputValue, runCli, startCli, waitFor} from './helpers.js'
+import {expectImageHolds, killStrayClis, outputValue, requireRealTools, runCli, startCli, waitFor} from './helpers.js'
 
 const MiB = 1024 * 1024
 const CHUNK_MIB = 2
@@ -30,7 +30,7 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
   let reference: string
 
   before(async function () {
-    if (!registryAvailable() || !(await haveTools())) this.skip()
+    await requireRealTools(this)
     hub = await startHubSim({repos: [{id: 'acme/resumable', commits: [{sha: SHA, files: FILES}]}]})
     reg = await startRegistry()
     proxy = await startFaultProxy(reg.url)

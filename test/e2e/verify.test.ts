@@ -11,8 +11,8 @@ import {dirname, join} from 'node:path'
 import {promisify} from 'node:util'
 import {gzipSync} from 'node:zlib'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
-import {registryAvailable, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
-import {haveTools, outputValue, runCli, type CliRun} from './helpers.js'
+import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {type CliRun, outputValue, requireRealTools, runCli} from './helpers.js'
 
 const execFileP = promisify(execFile)
 const SHA = 'b1b2c3d4e5f60718293a4b5c6d7e8f9012345678'
@@ -67,10 +67,7 @@ describe('e2e: modelcar verify', function () {
   const layerOf = (m: Manifest, title: string) => m.layers.find((l) => l.annotations[TITLE] === title)!
 
   before(async function () {
-    if (!registryAvailable() || !(await haveTools())) {
-      console.warn('    docker-registry, skopeo or umoci missing: install them with `apt-get install docker-registry skopeo umoci`')
-      this.skip()
-    }
+    await requireRealTools(this)
     hub = await startHubSim({
       repos: [
         {id: 'acme/tiny', commits: [{sha: SHA, files: FILES}]},
