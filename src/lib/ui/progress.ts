@@ -2,7 +2,7 @@
 // plain lines (plus a periodic heartbeat) otherwise, so CI logs stay readable.
 // listr2 runs the file tasks, so it is also the push's scheduler here.
 import {Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper} from 'listr2'
-import type {PoolFailure, Scheduler} from '../push/pool.js'
+import {failureGroup, type Scheduler} from '../push/pool.js'
 import type {PushEvents} from '../push/run.js'
 import type {PlannedFile} from '../push/plan.js'
 import {bytes, rate} from './format.js'
@@ -37,28 +37,15 @@ export function createProgress(opts: {stream?: NodeJS.WriteStream; tty?: boolean
   let tasksTotal = 0
 
   const scheduler: Scheduler = async (items, concurrency, work, o) => {
-    const controller = new AbortController()
-    const abort = () => controller.abort(o.signal?.reason)
-    o.signal?.addEventListener('abort', abort, {once: true})
-    const failures: PoolFailure<(typeof items)[number]>[] = []
-    let firstError: unknown
+    const group = failureGroup<(typeof items)[number]>(o)
     tasksTotal = items.length
     const logger = new ListrLogger({processOutput: new ProcessOutput(stream, stream)})
     const list = new Listr(items.map((item) => ({
       title: o.label(item),
       task: async (_ctx: unknown, task: AnyTask) => {
-        if (controller.signal.aborted) return task.skip('cancelled')
+        if (group.signal.aborted) return task.skip('cancelled')
         tasks.set(o.label(item), task)
-        try {
-          await work(item, controller.signal)
-        } catch (error) {
-          failures.push({item, error})
-          if (o.failFast && firstError === undefined) {
-            firstError = error
-            controller.abort(error)
-          }
-          throw error
-        }
+        await group.run(item, work)
       },
     })), {
       concurrent: concurrency,
@@ -68,14 +55,8 @@ export function createProgress(opts: {stream?: NodeJS.WriteStream; tty?: boolean
       fallbackRendererCondition: false,
       rendererOptions: {logger, collapseErrors: false} as never,
     })
-    try {
-      await list.run()
-    } finally {
-      o.signal?.removeEventListener('abort', abort)
-    }
-    if (firstError !== undefined) throw firstError
-    if (o.signal?.aborted) throw o.signal.reason
-    return failures
+    await list.run()
+    return group.finish()
   }
 
   const title = (file: PlannedFile, layerBytes: number) => {
