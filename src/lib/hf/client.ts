@@ -68,7 +68,7 @@ export class HubClient {
     for (let page = 0; next; page++) {
       if (page > 100_000) throw new ModelcarError(`The Hub's file listing of ${repo} never ends: check HF_ENDPOINT.`, {code: 'E_HUB_PROTOCOL'})
       const res = await this.get(next, {repo, revision: sha})
-      if (!res.ok) throw await hubError(res.status, res.headers, {repo, revision: sha, token: this.token})
+      if (!res.ok) throw hubError(res.status, res.headers, {repo, revision: sha, token: this.token})
       const entries = await parseJson(res, this.endpoint.host)
       if (!Array.isArray(entries)) throw new ModelcarError(`The Hub at ${this.endpoint.host} sent a file listing that is not a list: check HF_ENDPOINT.`, {code: 'E_HUB_PROTOCOL'})
       for (const entry of entries as TreeEntry[]) {
@@ -117,14 +117,14 @@ export class HubClient {
         return res
       }
       const text = await readText(res).catch(() => '')
-      throw await hubError(res.status, new Headers(flatHeaders(res.headers)), {repo, revision: sha, path: file.path, token: url.origin === this.endpoint.origin ? this.token : undefined}, text)
+      throw hubError(res.status, new Headers(flatHeaders(res.headers)), {repo, revision: sha, path: file.path, token: url.origin === this.endpoint.origin ? this.token : undefined}, text)
     }
     throw new ModelcarError(`Too many redirects fetching ${file.path} from the Hub.`, {code: 'E_HUB_PROTOCOL'})
   }
 
   private async getJson(path: string, ctx: {repo: string; revision?: string}): Promise<unknown> {
     const res = await this.get(this.apiUrl(path), ctx)
-    if (!res.ok) throw await hubError(res.status, res.headers, {...ctx, token: this.token})
+    if (!res.ok) throw hubError(res.status, res.headers, {...ctx, token: this.token})
     return parseJson(res, this.endpoint.host)
   }
 
@@ -139,7 +139,7 @@ export class HubClient {
         const why = cause?.code ?? cause?.message ?? (error as Error).message
         throw new TransportError(`cannot reach the Hub at ${this.endpoint.host} (${why}): check HF_ENDPOINT and the network`, this.endpoint.host, {cause: error})
       }
-      if (isTransientStatus(res.status)) throw await hubError(res.status, res.headers, ctx)
+      if (isTransientStatus(res.status)) throw hubError(res.status, res.headers, ctx)
       return res
     }, {
       policy: {...defaultRetryPolicy, maxRetries: this.opts.maxRetries ?? defaultRetryPolicy.maxRetries},
@@ -207,9 +207,9 @@ function flatHeaders(h: RawResponse['headers']): Record<string, string> {
 }
 
 /** Turn a Hub error answer into a one-line message that says what to do. */
-export async function hubError(
+export function hubError(
   status: number, headers: Headers, ctx: {repo: string; revision?: string; path?: string; token?: HubToken}, _body?: string,
-): Promise<Error> {
+): Error {
   const code = headers.get('x-error-code') ?? ''
   const {repo, revision, path} = ctx
   // The Hub answers any request with a bad token 401 "Invalid credentials in

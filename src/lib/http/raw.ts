@@ -17,8 +17,6 @@ const httpsAgent = new https.Agent({keepAlive: true, maxSockets: 32, ...socketBu
 export interface RawRequest {
   method: string
   headers?: Record<string, string | number>
-  /** Sent in one write; callers reuse the buffer once the promise settles. */
-  body?: Buffer
   /** No byte moving in either direction for this long aborts the request. */
   idleTimeoutMs?: number
   signal?: AbortSignal
@@ -39,25 +37,9 @@ export class TransportError extends ModelcarError {
   }
 }
 
+/** A request without a body (GET, HEAD): resolves with the answer's head; the body streams. */
 export function rawRequest(url: URL, req: RawRequest): Promise<RawResponse> {
-  const lib = url.protocol === 'https:' ? https : http
-  const agent = url.protocol === 'https:' ? httpsAgent : httpAgent
-  const headers: Record<string, string | number> = {...req.headers}
-  if (req.body) headers['content-length'] = req.body.length
-  return new Promise((resolve, reject) => {
-    const request = lib.request(url, {method: req.method, headers, agent, signal: req.signal}, (res) => {
-      resolve({status: res.statusCode ?? 0, headers: res.headers, body: res, url})
-    })
-    const idle = req.idleTimeoutMs ?? 60_000
-    request.setTimeout(idle, () => {
-      request.destroy(new TransportError(`no data from ${url.host} for ${Math.round(idle / 1000)} s`, url.host))
-    })
-    request.on('error', (error: NodeJS.ErrnoException) => {
-      if (error instanceof TransportError || error.name === 'AbortError') reject(error)
-      else reject(new TransportError(describeNetworkError(error, url.host), url.host, {cause: error}))
-    })
-    request.end(req.body)
-  })
+  return streamingRequest(url, req).finish()
 }
 
 /** Read a small response body (error documents, upload status) as text, capped. */
@@ -69,11 +51,6 @@ export async function readText(res: RawResponse, limit = 64 * 1024): Promise<str
     size += chunk.length
   }
   return Buffer.concat(chunks).toString('utf8')
-}
-
-/** Throw the rest of a body away so the socket can be reused. */
-export function discard(res: RawResponse): void {
-  res.body.resume()
 }
 
 export function describeNetworkError(error: NodeJS.ErrnoException, host: string): string {
@@ -107,10 +84,12 @@ export interface StreamingRequest {
   destroy(error?: Error): void
 }
 
-export function streamingRequest(url: URL, req: Omit<RawRequest, 'body'> & {contentLength: number}): StreamingRequest {
+/** Both kinds of request: with `contentLength`, a body is written piece by piece before finish(). */
+export function streamingRequest(url: URL, req: RawRequest & {contentLength?: number}): StreamingRequest {
   const lib = url.protocol === 'https:' ? https : http
   const agent = url.protocol === 'https:' ? httpsAgent : httpAgent
-  const request = lib.request(url, {method: req.method, headers: {...req.headers, 'content-length': req.contentLength}, agent, signal: req.signal})
+  const headers = req.contentLength === undefined ? {...req.headers} : {...req.headers, 'content-length': req.contentLength}
+  const request = lib.request(url, {method: req.method, headers, agent, signal: req.signal})
   let answered = false
   let failure: Error | undefined
   const response = new Promise<RawResponse>((resolve, reject) => {
@@ -125,7 +104,7 @@ export function streamingRequest(url: URL, req: Omit<RawRequest, 'body'> & {cont
   })
   response.catch(() => undefined)
   const idle = req.idleTimeoutMs ?? 60_000
-  request.setTimeout(idle, () => request.destroy(new TransportError(`no data moved to ${url.host} for ${Math.round(idle / 1000)} s`, url.host)))
+  request.setTimeout(idle, () => request.destroy(new TransportError(`no data from or to ${url.host} for ${Math.round(idle / 1000)} s`, url.host)))
   return {
     get answered() {
       return answered

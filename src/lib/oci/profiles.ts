@@ -51,11 +51,6 @@ export function profileFor(host: string): RegistryProfile {
   return profile
 }
 
-/** Every known profile, for the README table and --help. */
-export function knownProfiles(): RegistryProfile[] {
-  return PROFILES.map(({match: _match, ...p}) => p)
-}
-
 /** PATCH size within the registry's bounds and its OCI-Chunk-Min-Length. */
 export function clampChunk(requested: number, profile: RegistryProfile, serverMin?: number): number {
   let size = requested

@@ -111,7 +111,9 @@ export class ChunkedUpload {
         // there (Artifactory HA). Either way: one PATCH for the whole layer.
         if (kept === start && status !== undefined) {
           if (refusedRange) throw new ModeRefusedError('stream', `the registry refused a ${length}-byte chunk at a correct offset (416)`)
-          if (start > 0 && lastFailure?.start === start && lastFailure.status === status) {
+          // Rate limits and 503s are load, not a refusal: only a bare 500/502 counts.
+          const refusal = (status === 500 || status === 502) && !(error instanceof RetryableError && error.retryAfterMs !== undefined)
+          if (refusal && start > 0 && lastFailure?.start === start && lastFailure.status === status) {
             throw new ModeRefusedError('stream', `the registry refused the chunk at ${start} twice (${status})`)
           }
         }
@@ -164,26 +166,36 @@ export class ChunkedUpload {
    * within the PATCH just sent, else start the layer over.
    */
   private async resync(start: number, end: number): Promise<number> {
-    let status
-    try {
-      status = await this.client.uploadStatus(this.location)
-    } catch (error) {
-      if (error instanceof UploadGoneError) throw new RestartLayerError(error.message)
-      throw error
-    }
-    this.location = status.location
-    if (status.size === undefined) throw new RestartLayerError('the registry does not report how much of the upload it holds')
-    if (status.size < start || status.size > end) {
-      throw new RestartLayerError(`the registry holds ${status.size} bytes of the upload; the last PATCH covered ${start}-${end}`)
-    }
-    if (status.size > this.offset) this.ack(status.size)
-    return status.size
+    const held = await heldBytes(this.client, this.location, start, end, 'the last PATCH')
+    this.location = held.location
+    if (held.size > this.offset) this.ack(held.size)
+    return held.size
   }
 
   private ack(offset: number): void {
     this.offset = offset
     this.opts.onAck?.({location: this.location, offset})
   }
+}
+
+/**
+ * How many bytes a session holds, when that is within [min, max]. A session
+ * that is gone, silent about its size, or outside the bounds (it lost bytes,
+ * or holds bytes we cannot account for) means the layer starts over.
+ */
+export async function heldBytes(client: RegistryClient, location: URL, min: number, max: number, what: string): Promise<{location: URL; size: number}> {
+  let status
+  try {
+    status = await client.uploadStatus(location)
+  } catch (error) {
+    if (error instanceof UploadGoneError) throw new RestartLayerError(error.message)
+    throw error
+  }
+  if (status.size === undefined) throw new RestartLayerError('the registry does not report how much of the upload it holds')
+  if (status.size < min || status.size > max) {
+    throw new RestartLayerError(`the registry holds ${status.size} bytes of the upload; ${what} covered ${min}-${max}`)
+  }
+  return {location: status.location, size: status.size}
 }
 
 function statusOf(error: unknown): number | undefined {

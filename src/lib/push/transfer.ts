@@ -9,10 +9,9 @@ import {RangeIgnoredError} from '../hf/client.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {backoffDelay, defaultRetryPolicy, type RetryPolicy} from '../http/retry.js'
 import type {RegistryClient} from '../oci/client.js'
-import {UploadGoneError} from '../oci/client.js'
 import {isRetryableError} from '../oci/client.js'
 import {clampChunk, type RegistryProfile, type UploadMode} from '../oci/profiles.js'
-import {ChunkedUpload, ModeRefusedError, RestartLayerError, type UploadCheckpoint} from '../oci/upload.js'
+import {ChunkedUpload, heldBytes, ModeRefusedError, RestartLayerError, type UploadCheckpoint} from '../oci/upload.js'
 import {LayerReader} from './layer-reader.js'
 import type {PlannedFile} from './plan.js'
 
@@ -110,18 +109,9 @@ export async function transferLayer(file: PlannedFile, ctx: TransferContext): Pr
  * than the checkpoint, or no session, means starting the layer over.
  */
 async function reopen(file: PlannedFile, ctx: TransferContext, resume: UploadCheckpoint): Promise<{location: URL; offset: number}> {
-  let status
-  try {
-    status = await ctx.registry.uploadStatus(resume.location)
-  } catch (error) {
-    if (error instanceof UploadGoneError) throw new RestartLayerError(`the saved upload session is gone (${error.message})`)
-    throw error
-  }
-  if (status.size === undefined || status.size < resume.offset || status.size > file.layerSize) {
-    throw new RestartLayerError(`the registry holds ${status.size ?? 'an unknown number of'} bytes of the saved session; the checkpoint says ${resume.offset}`)
-  }
-  ctx.onRetry?.(`resuming ${file.path} at byte ${status.size} of ${file.layerSize}`)
-  return {location: status.location, offset: status.size}
+  const held = await heldBytes(ctx.registry, resume.location, resume.offset, file.layerSize, 'the checkpoint and the layer')
+  ctx.onRetry?.(`resuming ${file.path} at byte ${held.size} of ${file.layerSize}`)
+  return {location: held.location, offset: held.size}
 }
 
 async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: UploadCheckpoint | undefined, mode: UploadMode): Promise<LayerResult> {
