@@ -213,6 +213,33 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     await checkSameImage('kill/manifest', outputValue(again.stdout, 'MANIFESTDIGEST'))
   })
 
+  it('a layer the registry completed while the client never heard is found by a HEAD of its recorded digest, not sent again', async () => {
+    const db = stateDb()
+    const big = FILES[0]
+    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'kill/commit', '--workers', '1', '--chunk-mib', String(CHUNK_MIB)]
+    // The first commit (the biggest file goes first) lands, but its answer is lost and
+    // so is the HEAD that would tell: the process ends not knowing the blob is complete.
+    proxy.injectFault({kind: 'reset', afterBytes: Infinity, match: (m, p) => m === 'PUT' && p.includes('/blobs/uploads/')})
+    proxy.injectFault({kind: 'status', status: 503, match: (m, p) => m === 'HEAD' && p.includes('/blobs/sha256:')})
+    const first = await runCli([...args, '--max-retries', '0'], env(db), {timeoutMs: 60_000})
+    proxy.clearFaults()
+    expect(first.code, first.stderr).to.equal(1)
+    const conn = new Database(db, {readonly: true})
+    const row = conn.prepare('SELECT status, layer_digest FROM run_files WHERE path = ?').get(big.path) as {status: string; layer_digest: string | null}
+    conn.close()
+    expect(row.status).to.not.equal('done')
+    expect(row.layer_digest).to.match(/^sha256:[0-9a-f]{64}$/)
+
+    const from = proxy.records.length
+    const again = await runCli([...args, '--json'], env(db))
+    expect(again.code, again.stderr).to.equal(0)
+    const result = JSON.parse(again.stdout)
+    expect(result.files.find((f: {path: string}) => f.path === big.path)).to.include({outcome: 'exists', digest: row.layer_digest})
+    const others = result.files.filter((f: {path: string}) => f.path !== big.path).reduce((n: number, f: {size: number}) => n + f.size, 0)
+    expect(patchBytes(from)).to.equal(others)
+    await checkSameImage('kill/commit', result.manifestDigest)
+  })
+
   it('--force abandons the unfinished run: its upload sessions are deleted and everything is pushed again', async () => {
     const db = stateDb()
     const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'force/model', '--workers', '1', '--chunk-mib', String(CHUNK_MIB)]

@@ -77,6 +77,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
       const saved = params.force ? undefined : deps.runs?.file(runId!, file.path)
       const reused = params.force ? undefined : (await alreadyPushed(file, saved, deps)) ?? (await reuseExisting(file, plan, deps))
       if (reused) {
+        if (reused.outcome === 'exists') remember(file, reused, plan, deps) // it may have been committed by a process that died before recording it
         results.set(file.path, reused)
         deps.runs?.fileDone(runId!, file.path, reused)
         events.fileDone?.(file, reused, reused.outcome)
@@ -89,6 +90,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
         policy: deps.policy, signal, resume,
         onProgress: (bytes) => events.fileProgress?.(file, bytes),
         onCheckpoint: (cp) => deps.runs?.checkpoint(runId!, file.path, {location: cp.location.href, offset: cp.offset}),
+        onHashed: (hashed) => deps.runs?.fileHashed(runId!, file.path, hashed),
         onRestart: () => deps.runs?.clearCheckpoint(runId!, file.path),
         onRetry: (message) => events.retry?.(message),
         onTransferStats: (stats) => {
@@ -97,7 +99,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
           deps.runs?.addTransfer(runId!, stats.uploaded, stats.reread)
         },
       })
-      deps.blobs?.record({registry: deps.registryKey, repository: params.targetRepo, digest: result.digest, size: result.size, sourceKey: sourceKey(file), hfRepo: params.hfRepo, hfSha: plan.sha, path: file.path, contentSha256: result.contentSha256})
+      remember(file, result, plan, deps)
       deps.runs?.fileDone(runId!, file.path, result)
       results.set(file.path, {...result, outcome: 'uploaded'})
       events.fileDone?.(file, result, 'uploaded')
@@ -138,9 +140,13 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   }
 }
 
-/** A file a previous attempt of this run finished: still in the registry? */
+/**
+ * A file a previous attempt of this run finished, or hashed completely and
+ * began to commit (the process may have died before hearing the answer):
+ * is its blob in the registry?
+ */
 async function alreadyPushed(file: PlannedFile, saved: RunFileRow | undefined, deps: PushDeps): Promise<(LayerResult & {outcome: FileOutcome}) | undefined> {
-  if (saved?.status !== 'done' || !saved.layer_digest || !saved.content_sha256) return undefined
+  if (!saved?.layer_digest || !saved.content_sha256) return undefined
   const found = await deps.registry.headBlob(saved.layer_digest)
   if (!found || found.size !== file.layerSize) return undefined
   return {digest: saved.layer_digest, size: file.layerSize, contentSha256: saved.content_sha256, outcome: 'exists'}
@@ -161,11 +167,17 @@ async function reuseExisting(file: PlannedFile, plan: PushPlan, deps: PushDeps):
       if (found && found.size === known.size) return {...result, outcome: 'exists'}
     } else if (await deps.registry.mountBlob(known.digest, known.repository).catch(() => false)) {
       await deps.registry.checkBlob(known.digest, known.size)
-      deps.blobs.record({registry: deps.registryKey, repository: plan.params.targetRepo, digest: known.digest, size: known.size, sourceKey: sourceKey(file), hfRepo: plan.params.hfRepo, hfSha: plan.sha, path: file.path, contentSha256: known.contentSha256})
+      remember(file, result, plan, deps)
       return {...result, outcome: 'mounted'}
     }
   }
   return undefined
+}
+
+/** The blob history: this layer is in the target repository now. */
+function remember(file: PlannedFile, layer: LayerResult, plan: PushPlan, deps: PushDeps): void {
+  const params = plan.params
+  deps.blobs?.record({registry: deps.registryKey, repository: params.targetRepo, digest: layer.digest, size: layer.size, sourceKey: sourceKey(file), hfRepo: params.hfRepo, hfSha: plan.sha, path: file.path, contentSha256: layer.contentSha256})
 }
 
 export function errorText(error: unknown): string {

@@ -28,6 +28,8 @@ export interface TransferContext {
   /** Layer bytes read so far (for progress). */
   onProgress?: (layerBytes: number) => void
   onCheckpoint?: (cp: UploadCheckpoint) => void
+  /** Every byte is hashed and checked: the digest, known before the commit is sent. */
+  onHashed?: (result: LayerResult) => void
   /** The upload session was given up: forget its checkpoint. */
   onRestart?: () => void
   onRetry?: (why: string) => void
@@ -139,8 +141,10 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Upl
     await reader.seek(file.layerSize) // all bytes hashed, even if the registry had them all
     const {digest, contentSha256} = reader.digests()
     checkContent(file, contentSha256)
+    const result = {digest, size: file.layerSize, contentSha256}
+    ctx.onHashed?.(result)
     await upload.commit(digest, file.layerSize)
-    return {digest, size: file.layerSize, contentSha256}
+    return result
   } catch (error) {
     // An interrupted session keeps its checkpoint for the next run; any other
     // failure gives it up.

@@ -145,6 +145,16 @@ export class RunStore {
       cp.location, cp.offset, cp.offset, Date.now(), runId, path)
   }
 
+  /**
+   * The layer's digest, recorded before its commit is sent: if the process dies
+   * after the registry completed the blob, the next run finds it with a HEAD
+   * instead of uploading it again.
+   */
+  fileHashed(runId: number, path: string, result: {digest: string; contentSha256: string}): void {
+    this.write(`UPDATE run_files SET layer_digest = ?, content_sha256 = ?, updated_at = ? WHERE run_id = ? AND path = ?`,
+      result.digest, result.contentSha256, Date.now(), runId, path)
+  }
+
   fileDone(runId: number, path: string, result: {digest: string; size: number; contentSha256: string}): void {
     this.write(`UPDATE run_files SET status = 'done', layer_digest = ?, content_sha256 = ?, bytes_done = ?, upload_location = NULL, upload_offset = NULL, hash_state = NULL, error = NULL, updated_at = ? WHERE run_id = ? AND path = ?`,
       result.digest, result.contentSha256, result.size, Date.now(), runId, path)
