@@ -73,6 +73,9 @@ export class ChunkedUpload {
 
   static async open(client: RegistryClient, opts: UploadOptions = {}): Promise<ChunkedUpload> {
     const {location, minChunk} = await client.startUpload()
+    // Saved before the first byte: where a registry keeps sessions by id, a
+    // first PATCH cut by a crash is resumed, not sent again.
+    opts.onAck?.({location, offset: 0})
     return new ChunkedUpload(client, location, 0, opts, minChunk)
   }
 
