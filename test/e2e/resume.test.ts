@@ -5,9 +5,11 @@ import {expect} from 'chai'
 import {existsSync, mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
+import {startHubSim, type HubSim, type RecordedRequest, type SimFile} from '../fixtures/hub/index.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
-import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
+import {startFaultProxy, type FaultProxy, type ProxyRequestRecord} from '../fixtures/registry/proxy.js'
+import {startSessionKeeper, type SessionKeeper} from '../fixtures/registry/session-keeper.js'
+import {filesInFlight, hubRereads, RetransferLedger} from './retransfer.js'
 import {expectImageHolds, killStrayClis, outputValue, requireRealTools, runCli, startCli, waitFor} from './helpers.js'
 
 const MiB = 1024 * 1024
@@ -69,9 +71,9 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
   }
   const patchBytes = (from: number) => proxy.records.slice(from).filter((r) => r.method === 'PATCH').reduce((n, r) => n + r.requestBytes, 0)
 
-  async function checkSameImage(repo: string, digest: string) {
+  async function checkSameImage(repo: string, digest: string, via: FaultProxy = proxy) {
     expect(digest).to.equal(reference)
-    await expectImageHolds(`${proxy.host}/${repo}:${SHA.slice(0, 12)}`, FILES, {manifestDigest: reference})
+    await expectImageHolds(`${via.host}/${repo}:${SHA.slice(0, 12)}`, FILES, {manifestDigest: reference})
   }
 
   it('Ctrl-C lets the PATCH in flight land; resume re-uploads nothing and re-reads only the hashed prefix', async () => {
@@ -150,53 +152,88 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     await checkSameImage('kill/stall', outputValue(resumed.stdout, 'MANIFESTDIGEST'))
   })
 
+  /**
+   * Push, SIGKILL three times at random moments, resume to the end; per kill:
+   * the files in flight and the bytes uploaded and read from the Hub again.
+   */
+  async function killThreeTimes(seed: number, via: FaultProxy, repo: string) {
+    const db = stateDb()
+    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', via.host, '--target-repo', repo, '--workers', '2', '--chunk-mib', String(CHUNK_MIB)]
+    let rng = seed * 7919
+    const random = () => ((rng = (rng * 48271) % 2147483647) / 2147483647)
+    const total = FILES.reduce((n, f) => n + f.size, 0)
+    const ledger = new RetransferLedger(db)
+    const uploads: ProxyRequestRecord[][] = []
+    const downloads: RecordedRequest[][] = []
+    const inFlight: number[] = []
+    for (let k = 0; ; k++) {
+      const from = via.records.length
+      const fromHub = hub.requests.length
+      const since = Date.now()
+      ledger.watch()
+      const run = startCli(k === 0 ? args : ['resume', '--json'], env(db))
+      let killed = false
+      if (k < 3) {
+        // Kill after a random amount of new upload traffic.
+        const target = (0.05 + 0.3 * random()) * total
+        const sent = () => via.records.slice(from).filter((r) => r.method === 'PATCH').reduce((n, r) => n + r.requestBytes, 0)
+        const finished = await Promise.race([waitFor(() => sent() >= target || undefined, 'upload progress', 60_000).then(() => false), run.done.then(() => true)])
+        if (!finished) {
+          inFlight.push(filesInFlight(db, since))
+          run.child.kill('SIGKILL')
+          killed = true
+        }
+      }
+      const doneBefore = files(db).filter((r) => r.status === 'done').map((r) => r.path)
+      const result = await run.done
+      ledger.stop()
+      uploads.push(via.records.slice(from))
+      downloads.push(hub.requests.slice(fromHub))
+      // A file finished before a kill is never uploaded again.
+      const rows = files(db)
+      for (const path of doneBefore) expect(rows.find((r) => r.path === path)?.status).to.equal('done')
+      if (killed) continue
+      expect(result.code, result.stderr).to.equal(0)
+      const digest = k === 0 ? outputValue(result.stdout, 'MANIFESTDIGEST') : JSON.parse(result.stdout).manifestDigest
+      await checkSameImage(repo, digest, via)
+      const up = ledger.reuploads(uploads)
+      const down = hubRereads(downloads)
+      const perKill = inFlight.map((n, i) => `${n} in flight: ${(up.perKill[i] / MiB).toFixed(2)} MiB re-uploaded, ${(down.perKill[i] / MiB).toFixed(2)} MiB re-read`)
+      console.log(`      seed ${seed}: ${perKill.join('; ') || 'finished before a kill'}`)
+      expect(up.other, 'bytes re-sent that no kill explains').to.equal(0)
+      return {inFlight, reuploaded: up.perKill, reread: down.perKill}
+    }
+  }
+
   for (const seed of [1, 2, 3]) {
     it(`three SIGKILLs at random moments (seed ${seed}) still give the uninterrupted digest; finished files are never re-sent`, async () => {
-      const db = stateDb()
-      const repo = `kill/random${seed}`
-      const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', repo, '--workers', '2', '--chunk-mib', String(CHUNK_MIB)]
-      let rng = seed * 7919
-      const random = () => ((rng = (rng * 48271) % 2147483647) / 2147483647)
-      const start = proxy.records.length
-      const total = FILES.reduce((n, f) => n + f.size, 0)
-      let kills = 0
-      for (let k = 0; k < 3; k++) {
-        const from = proxy.records.length
-        const run = startCli(k === 0 ? args : ['resume'], env(db))
-        // Kill after a random amount of new upload traffic (or a random instant).
-        const target = (0.05 + 0.3 * random()) * total
-        const finished = await Promise.race([
-          waitFor(() => patchBytes(from) >= target || undefined, 'upload progress', 60_000).then(() => false),
-          run.done.then(() => true),
-        ])
-        const doneBefore = files(db).filter((r) => r.status === 'done').map((r) => r.path)
-        if (!finished) {
-          run.child.kill('SIGKILL')
-          kills++
-        }
-        await run.done
-        // A file finished before a kill is never uploaded again.
-        const next = proxy.records.length
-        const after = await startCli(['status', '--json'], env(db)).done
-        expect(after.code).to.equal(0)
-        const rows = files(db)
-        for (const path of doneBefore) expect(rows.find((r) => r.path === path)?.status).to.equal('done')
-        expect(patchBytes(next)).to.equal(0)
-      }
-      const final = await runCli(['resume', '--json'], env(db))
-      expect(final.code, final.stderr).to.equal(0)
-      const result = JSON.parse(final.stdout)
-      await checkSameImage(repo, result.manifestDigest)
-      // Re-transfer accounting: every PATCH byte beyond one copy of each layer was re-sent.
-      const layers = result.files.reduce((n: number, f: {size: number}) => n + f.size, 0)
-      const sent = proxy.records.slice(start).filter((r) => r.method === 'PATCH').reduce((n, r) => n + r.requestBytes, 0)
-      const runs = JSON.parse((await runCli(['list', '--json'], env(db))).stdout).runs
-      const reread = runs.reduce((n: number, r: {bytesReread: number}) => n + r.bytesReread, 0)
-      console.log(`      seed ${seed}: ${kills} kills, re-uploaded ${((sent - layers) / MiB).toFixed(2)} MiB, re-read from the Hub ${(reread / MiB).toFixed(2)} MiB`)
-      // At worst each kill costs the in-flight files (2 workers) their uploaded bytes.
-      expect(sent - layers).to.be.at.most(kills * 2 * (FILES[0].size + 4096))
+      const {inFlight, reuploaded} = await killThreeTimes(seed, proxy, `kill/random${seed}`)
+      // distribution signs the offset into the upload URL: a PATCH cut by the
+      // kill loses the session, and the files in flight start over.
+      reuploaded.forEach((bytes, i) => expect(bytes).to.be.at.most(inFlight[i] * (FILES[0].size + 4096)))
     })
   }
+
+  describe('behind a registry that keeps upload sessions (spec-style GET Range, no signed offset)', () => {
+    let keeper: SessionKeeper
+    let keeperProxy: FaultProxy
+    before(async () => {
+      keeper = await startSessionKeeper(reg.url)
+      keeperProxy = await startFaultProxy(keeper.url)
+    })
+    after(async () => {
+      await keeperProxy?.close()
+      await keeper?.close()
+    })
+    for (const seed of [1, 2, 3]) {
+      it(`three SIGKILLs at random moments (seed ${seed}): each re-uploads at most one chunk per file in flight`, async () => {
+        const {inFlight, reuploaded, reread} = await killThreeTimes(seed, keeperProxy, `keep/random${seed}`)
+        reuploaded.forEach((bytes, i) => expect(bytes, `kill ${i + 1}`).to.be.at.most(inFlight[i] * CHUNK_MIB * MiB))
+        // The held prefix of each file in flight is read again from the Hub to rebuild its hash.
+        reread.forEach((bytes, i) => expect(bytes, `kill ${i + 1}`).to.be.at.most(inFlight[i] * (FILES[0].size + 4096)))
+      })
+    }
+  })
 
   it('a kill during the manifest PUT resumes to the same digest', async () => {
     const db = stateDb()
