@@ -1,14 +1,16 @@
 // A layer's bytes, readable in order from any position: the tar header and
 // trailer come from memory, the content from the Hub with Range. Every byte is
 // hashed (layer and content SHA-256) the first time it is read, so the reader
-// can go back (to re-send what the registry did not keep) or start from 0 to
-// rebuild the hash of a resumed upload, without ever hashing a byte twice.
-import {createHash, type Hash} from 'node:crypto'
+// can go back (to re-send what the registry did not keep) without hashing a
+// byte twice. A resumed upload starts from a saved hash state (`checkpoint()`)
+// or, without one, from byte 0 to rebuild the hash.
 import {setTimeout as sleep} from 'node:timers/promises'
 import {RangeIgnoredError, type HubClient} from '../hf/client.js'
 import {TransportError, type RawResponse} from '../http/raw.js'
 import {backoffDelay, RetryableError, type RetryPolicy} from '../http/retry.js'
+import {createSha256, saveableHashes, savedStateSize, type Sha256} from '../hash/sha256.js'
 import {layerHeader, layerTrailer} from '../layer/tar.js'
+import {RestartLayerError} from '../oci/upload.js'
 import type {PlannedFile} from './plan.js'
 
 export interface HubSource {
@@ -30,15 +32,36 @@ export class LayerReader {
   readonly size: number
   private readonly header: Buffer
   private readonly trailer: Buffer
-  private readonly layerHash: Hash = createHash('sha256')
-  private readonly contentHash: Hash = createHash('sha256')
+  /** Where the hashes started: a restored checkpoint's offset, or 0. */
+  readonly restoredAt: number
+  private readonly layerHash: Sha256
+  private readonly contentHash: Sha256
   private body: {res: RawResponse; pieces: AsyncIterator<Buffer>; skip: number} | undefined
   private leftover: Buffer | undefined
 
-  constructor(readonly file: PlannedFile, private readonly source: HubSource) {
+  /** `hashState`: a `checkpoint()`, to continue the hashes where it was taken. */
+  constructor(readonly file: PlannedFile, private readonly source: HubSource, hashState?: Buffer) {
     this.header = layerHeader(file.path, file.size)
     this.trailer = layerTrailer(file.size)
     this.size = file.layerSize
+    const saved = hashState ? unpackStates(hashState) : undefined
+    const usable = saved && saved.offset <= this.size ? saved : undefined
+    this.layerHash = createSha256(usable?.layer)
+    this.contentHash = createSha256(usable?.content)
+    this.restoredAt = usable?.offset ?? 0
+    this.position = this.hashed = this.restoredAt
+  }
+
+  /** Both hash states, when exactly `offset` bytes are hashed (to save with that checkpoint). */
+  checkpoint(offset: number): Buffer | undefined {
+    if (offset !== this.hashed) return undefined
+    const layer = this.layerHash.save()
+    const content = this.contentHash.save()
+    if (!layer || !content) return undefined
+    const head = Buffer.alloc(9)
+    head[0] = STATE_FORMAT
+    head.writeBigUInt64BE(BigInt(offset), 1)
+    return Buffer.concat([head, layer, content])
   }
 
   private get contentEnd(): number {
@@ -47,6 +70,7 @@ export class LayerReader {
 
   /** Move to `target`: backwards re-reads from the Hub; forwards reads (and hashes) the gap. */
   async seek(target: number): Promise<void> {
+    if (target < this.restoredAt) throw new RestartLayerError(`${this.file.path}: the registry went back to byte ${target}, before the restored hash state (${this.restoredAt})`)
     if (target < this.position) {
       this.closeBody()
       this.position = target
@@ -69,7 +93,7 @@ export class LayerReader {
 
   digests(): {digest: string; contentSha256: string} {
     if (this.hashed !== this.size) throw new Error(`layer of ${this.file.path} hashed to ${this.hashed} of ${this.size} bytes`)
-    return {digest: `sha256:${this.layerHash.digest('hex')}`, contentSha256: this.contentHash.digest('hex')}
+    return {digest: `sha256:${this.layerHash.hex()}`, contentSha256: this.contentHash.hex()}
   }
 
   close(): void {
@@ -156,6 +180,19 @@ export class LayerReader {
       this.body = undefined
     }
   }
+}
+
+/** Saved hash states: a format byte, the offset (u64), then the layer's and the content's states. */
+const STATE_FORMAT = 1
+
+function unpackStates(saved: Buffer): {offset: number; layer: Buffer; content: Buffer} | undefined {
+  if (!saveableHashes || saved.length !== 9 + 2 * savedStateSize || saved[0] !== STATE_FORMAT) return undefined
+  return {offset: Number(saved.readBigUInt64BE(1)), layer: saved.subarray(9, 9 + savedStateSize), content: saved.subarray(9 + savedStateSize)}
+}
+
+/** Where a `checkpoint()` was taken; undefined if it cannot be restored here. */
+export function savedStateOffset(saved: Buffer): number | undefined {
+  return unpackStates(saved)?.offset
 }
 
 function isStreamError(error: unknown): boolean {

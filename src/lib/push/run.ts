@@ -84,12 +84,14 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
         return
       }
       deps.runs?.fileUploading(runId!, file.path)
-      const resume = saved?.upload_location && saved.upload_offset !== null ? {location: new URL(saved.upload_location), offset: saved.upload_offset} : undefined
+      const resume = saved?.upload_location && saved.upload_offset !== null
+        ? {location: new URL(saved.upload_location), offset: saved.upload_offset, hashState: saved.hash_state ?? undefined}
+        : undefined
       const result = await transferLayer(file, {
         hub: deps.hub, hfRepo: params.hfRepo, sha: plan.sha, registry, modes: deps.modes, chunkSize: params.chunkMiB * 1024 * 1024,
         policy: deps.policy, signal, resume,
         onProgress: (bytes) => events.fileProgress?.(file, bytes),
-        onCheckpoint: (cp) => deps.runs?.checkpoint(runId!, file.path, {location: cp.location.href, offset: cp.offset}),
+        onCheckpoint: (cp) => deps.runs?.checkpoint(runId!, file.path, {location: cp.location.href, offset: cp.offset, hashState: cp.hashState}),
         onHashed: (hashed) => deps.runs?.fileHashed(runId!, file.path, hashed),
         onRestart: () => deps.runs?.clearCheckpoint(runId!, file.path),
         onRetry: (message) => events.retry?.(message),

@@ -12,7 +12,7 @@ import type {RegistryClient} from '../oci/client.js'
 import {isRetryableError} from '../oci/client.js'
 import {clampChunk, type RegistryProfile, type UploadMode} from '../oci/profiles.js'
 import {ChunkedUpload, heldBytes, ModeRefusedError, RestartLayerError, type UploadCheckpoint} from '../oci/upload.js'
-import {LayerReader} from './layer-reader.js'
+import {LayerReader, savedStateOffset} from './layer-reader.js'
 import type {PlannedFile} from './plan.js'
 
 export interface TransferContext {
@@ -27,16 +27,21 @@ export interface TransferContext {
   signal?: AbortSignal
   /** Layer bytes read so far (for progress). */
   onProgress?: (layerBytes: number) => void
-  onCheckpoint?: (cp: UploadCheckpoint) => void
+  onCheckpoint?: (cp: LayerCheckpoint) => void
   /** Every byte is hashed and checked: the digest, known before the commit is sent. */
   onHashed?: (result: LayerResult) => void
   /** The upload session was given up: forget its checkpoint. */
   onRestart?: () => void
   onRetry?: (why: string) => void
   /** Continue this upload session (from a checkpoint of an earlier process). */
-  resume?: UploadCheckpoint
+  resume?: LayerCheckpoint
   /** Bytes moved, for the run's accounting; called when each attempt ends. */
   onTransferStats?: (stats: TransferStats) => void
+}
+
+/** An acknowledged offset, and the hash states after exactly those bytes when they can be saved. */
+export interface LayerCheckpoint extends UploadCheckpoint {
+  hashState?: Buffer
 }
 
 export interface LayerResult {
@@ -110,23 +115,26 @@ export async function transferLayer(file: PlannedFile, ctx: TransferContext): Pr
  * (it may hold a chunk acknowledged after the checkpoint was written); less
  * than the checkpoint, or no session, means starting the layer over.
  */
-async function reopen(file: PlannedFile, ctx: TransferContext, resume: UploadCheckpoint): Promise<{location: URL; offset: number}> {
+async function reopen(file: PlannedFile, ctx: TransferContext, resume: LayerCheckpoint): Promise<{location: URL; offset: number}> {
   const held = await heldBytes(ctx.registry, resume.location, resume.offset, file.layerSize, 'the checkpoint and the layer')
   ctx.onRetry?.(`resuming ${file.path} at byte ${held.size} of ${file.layerSize}`)
   return {location: held.location, offset: held.size}
 }
 
-async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: UploadCheckpoint | undefined, mode: UploadMode): Promise<LayerResult> {
+async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: LayerCheckpoint | undefined, mode: UploadMode): Promise<LayerResult> {
   if (mode === 'monolithic') return transferMonolithic(file, ctx)
   const policy = ctx.policy ?? defaultRetryPolicy
   const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
-  const opts = {policy, signal: ctx.signal, hardSignal: grace.signal, onAck: mode === 'chunked' ? ctx.onCheckpoint : undefined}
   const held = resume ? await reopen(file, ctx, resume) : undefined
+  // A resumed session continues the hashes from the saved state; the bytes the
+  // registry holds beyond it (all it holds, without a state) are read again
+  // from the Hub: a re-download, never a re-upload.
+  const stateAt = held && resume?.hashState ? savedStateOffset(resume.hashState) : undefined
+  const hashState = stateAt !== undefined && stateAt <= held!.offset ? resume!.hashState : undefined
+  const reader = new LayerReader(file, {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry}, hashState)
+  const onAck = mode === 'chunked' && ctx.onCheckpoint ? (cp: UploadCheckpoint) => ctx.onCheckpoint!({...cp, hashState: reader.checkpoint(cp.offset)}) : undefined
+  const opts = {policy, signal: ctx.signal, hardSignal: grace.signal, onAck}
   const upload = held ? ChunkedUpload.resume(ctx.registry, held.location, held.offset, opts) : await ChunkedUpload.open(ctx.registry, opts)
-  // node:crypto's hash state cannot be saved: for a resumed session the bytes
-  // the registry holds are read again from the Hub to rebuild it (re-download,
-  // never re-upload).
-  const reader = new LayerReader(file, {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry})
   const progress = {
     seek: (position: number) => reader.seek(position),
     read: async (max: number) => {
@@ -136,6 +144,12 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Upl
     },
   }
   try {
+    if (held) {
+      // Catch the hashes up to what the registry holds, once, and checkpoint
+      // there: a kill before the next acknowledged PATCH must not re-read it.
+      await reader.seek(held.offset)
+      onAck?.({location: held.location, offset: held.offset})
+    }
     if (mode === 'stream') await upload.stream(progress, file.layerSize)
     else await upload.upload(progress, file.layerSize, clampChunk(ctx.chunkSize, ctx.modes.profile, upload.minChunk))
     await reader.seek(file.layerSize) // all bytes hashed, even if the registry had them all
@@ -153,8 +167,8 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Upl
   } finally {
     grace.dispose()
     reader.close()
-    // Catching up a resumed session reads the held prefix a second time.
-    ctx.onTransferStats?.({uploaded: upload.bytesSent, reread: reader.reread + Math.min(held?.offset ?? 0, reader.hashed)})
+    // Catching up a resumed session reads what the registry held a second time.
+    ctx.onTransferStats?.({uploaded: upload.bytesSent, reread: reader.reread + Math.max(0, Math.min(held?.offset ?? 0, reader.hashed) - reader.restoredAt)})
   }
 }
 

@@ -46,6 +46,8 @@ export interface RunFileRow {
   bytes_done: number
   upload_location: string | null
   upload_offset: number | null
+  /** The layer and content hash states at or before upload_offset (see LayerReader.checkpoint). */
+  hash_state: Buffer | null
   error: string | null
   updated_at: number
 }
@@ -117,7 +119,7 @@ export class RunStore {
 
   /** Forget a file's upload session (it is gone, or being restarted). */
   clearCheckpoint(runId: number, path: string): void {
-    this.write(`UPDATE run_files SET upload_location = NULL, upload_offset = NULL, bytes_done = 0, updated_at = ? WHERE run_id = ? AND path = ?`, Date.now(), runId, path)
+    this.write(`UPDATE run_files SET upload_location = NULL, upload_offset = NULL, hash_state = NULL, bytes_done = 0, updated_at = ? WHERE run_id = ? AND path = ?`, Date.now(), runId, path)
   }
 
   /** Record the resolved plan: commit, tag and every file, pending. */
@@ -139,10 +141,14 @@ export class RunStore {
     this.write(`UPDATE run_files SET status = 'uploading', error = NULL, updated_at = ? WHERE run_id = ? AND path = ?`, Date.now(), runId, path)
   }
 
-  /** An acknowledged chunk: where the session is and how far it got. */
-  checkpoint(runId: number, path: string, cp: {location: string; offset: number}): void {
-    this.write(`UPDATE run_files SET upload_location = ?, upload_offset = ?, bytes_done = ?, updated_at = ? WHERE run_id = ? AND path = ?`,
-      cp.location, cp.offset, cp.offset, Date.now(), runId, path)
+  /**
+   * An acknowledged chunk: where the session is and how far it got. A hash
+   * state (it records its own offset) replaces the saved one; without one
+   * the last saved state is kept, to be caught up from on resume.
+   */
+  checkpoint(runId: number, path: string, cp: {location: string; offset: number; hashState?: Buffer}): void {
+    this.write(`UPDATE run_files SET upload_location = ?, upload_offset = ?, bytes_done = ?, hash_state = COALESCE(?, hash_state), updated_at = ? WHERE run_id = ? AND path = ?`,
+      cp.location, cp.offset, cp.offset, cp.hashState ?? null, Date.now(), runId, path)
   }
 
   /**

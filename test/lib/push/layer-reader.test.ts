@@ -1,0 +1,71 @@
+import {expect} from 'chai'
+import {HubClient} from '../../../src/lib/hf/client.js'
+import {defaultRetryPolicy} from '../../../src/lib/http/retry.js'
+import {layerSize} from '../../../src/lib/layer/tar.js'
+import {LayerReader, savedStateOffset} from '../../../src/lib/push/layer-reader.js'
+import type {PlannedFile} from '../../../src/lib/push/plan.js'
+import {fileSha256, startHubSim, treeEntryOid, type HubSim, type SimFile} from '../../fixtures/hub/index.js'
+
+const SHA = 'abcdef0000000000000000000000000000abcdef'
+const FILE: SimFile = {path: 'weights/model.safetensors', size: 5 * 1024 * 1024 + 17, lfs: true}
+
+describe('push/layer-reader: hash checkpoints', () => {
+  let hub: HubSim
+  let client: HubClient
+  let planned: PlannedFile
+  before(async () => {
+    hub = await startHubSim({repos: [{id: 'acme/reader', commits: [{sha: SHA, files: [FILE]}]}]})
+    client = new HubClient(new URL(hub.endpoint), undefined, {maxRetries: 2, idleTimeoutMs: 10_000})
+    planned = {path: FILE.path, size: FILE.size, oid: await treeEntryOid(FILE), lfsSha256: await fileSha256(FILE), layerSize: layerSize(FILE.path, FILE.size)}
+  })
+  after(() => hub?.close())
+
+  const reader = (hashState?: Buffer) => new LayerReader(planned, {hub: client, hfRepo: 'acme/reader', sha: SHA, policy: defaultRetryPolicy}, hashState)
+
+  it('a reader restored from a checkpoint reads only the bytes after it and gives the same digests', async () => {
+    const whole = reader()
+    await whole.seek(planned.layerSize)
+    const expected = whole.digests()
+    whole.close()
+    expect(expected.contentSha256).to.equal(await fileSha256(FILE))
+
+    for (const at of [0, 100, 512, 3 * 1024 * 1024 + 5, planned.layerSize - 1]) {
+      const first = reader()
+      await first.seek(at)
+      const hashState = first.checkpoint(at)!
+      expect(hashState, `checkpoint at ${at}`).to.be.instanceOf(Buffer)
+      expect(first.checkpoint(at + 1), 'only at the hashed offset').to.equal(undefined)
+      first.close()
+
+      const from = hub.requests.length
+      expect(savedStateOffset(hashState)).to.equal(at)
+      const second = reader(hashState)
+      expect(second.position).to.equal(at)
+      await second.seek(planned.layerSize)
+      expect(second.digests(), `resumed at ${at}`).to.deep.equal(expected)
+      expect(second.reread).to.equal(0)
+      const served = hub.requests.slice(from).reduce((n, r) => n + (r.served?.bytes ?? 0), 0)
+      expect(served, `bytes read from the Hub after ${at}`).to.be.at.most(planned.layerSize - at)
+      second.close()
+    }
+  })
+
+  it('a state from another format is ignored: the reader starts at 0', () => {
+    const r = reader(Buffer.from([9, 9, 9]))
+    expect(r.position).to.equal(0)
+    expect(r.restoredAt).to.equal(0)
+    r.close()
+  })
+
+  it('cannot go back before a restored state (the layer restarts instead)', async () => {
+    const first = reader()
+    await first.seek(4096)
+    const hashState = first.checkpoint(4096)!
+    first.close()
+    const second = reader(hashState)
+    let error: unknown
+    await second.seek(100).catch((e) => (error = e))
+    expect((error as Error)?.name).to.equal('RestartLayerError')
+    second.close()
+  })
+})
