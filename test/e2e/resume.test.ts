@@ -214,6 +214,12 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
       const perKill = inFlight.map((n, i) => `${n} in flight: ${(up.perKill[i] / MiB).toFixed(2)} MiB re-uploaded, ${(down.perKill[i] / MiB).toFixed(2)} MiB re-read`)
       console.log(`      seed ${seed}: ${perKill.join('; ') || 'finished before a kill'}`)
       expect(up.other, 'bytes re-sent that no kill explains').to.equal(0)
+      // The history counts what killed processes uploaded too (each acknowledged
+      // PATCH; the part of a cut one that the registry kept is not known to it).
+      const [listed] = JSON.parse((await runCli(['list', '--json'], env(db))).stdout).runs
+      const sentAll = uploads.flat().filter((r) => r.method === 'PATCH').reduce((n, r) => n + r.requestBytes, 0)
+      const unacknowledged = inFlight.reduce((n, f) => n + f * CHUNK_MIB * MiB, 0)
+      expect(listed.bytesUploaded).to.be.at.least(total - unacknowledged).and.at.most(sentAll)
       return {inFlight, reuploaded: up.perKill, reread: down.perKill, lastReread: k === 0 ? 0 : (JSON.parse(result.stdout).bytesReread as number)}
     }
   }

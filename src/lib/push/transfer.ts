@@ -35,7 +35,7 @@ export interface TransferContext {
   onRetry?: (why: string) => void
   /** Continue this upload session (from a checkpoint of an earlier process). */
   resume?: LayerCheckpoint
-  /** Bytes moved, for the run's accounting; called when each attempt ends. */
+  /** Bytes moved since the last call, for the run's accounting: at each checkpoint and when an attempt ends. */
   onTransferStats?: (stats: TransferStats) => void
 }
 
@@ -132,9 +132,25 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Lay
   const stateAt = held && resume?.hashState ? savedStateOffset(resume.hashState) : undefined
   const hashState = stateAt !== undefined && stateAt <= held!.offset ? resume!.hashState : undefined
   const reader = new LayerReader(file, {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry}, hashState)
-  const onAck = mode === 'chunked' && ctx.onCheckpoint ? (cp: UploadCheckpoint) => ctx.onCheckpoint!({...cp, hashState: reader.checkpoint(cp.offset)}) : undefined
+  // Bytes moved are reported with each checkpoint too, so a killed process's
+  // transfers still count in the run's history.
+  let upload: ChunkedUpload | undefined
+  const reported: TransferStats = {uploaded: 0, reread: 0}
+  const report = () => {
+    // Catching up a resumed session reads what the registry held a second time.
+    const now = {uploaded: upload?.bytesSent ?? 0, reread: reader.reread + Math.max(0, Math.min(held?.offset ?? 0, reader.hashed) - reader.restoredAt)}
+    const delta = {uploaded: now.uploaded - reported.uploaded, reread: now.reread - reported.reread}
+    Object.assign(reported, now)
+    if (delta.uploaded > 0 || delta.reread > 0) ctx.onTransferStats?.(delta)
+  }
+  const onAck = mode === 'chunked' && ctx.onCheckpoint
+    ? (cp: UploadCheckpoint) => {
+      ctx.onCheckpoint!({...cp, hashState: reader.checkpoint(cp.offset)})
+      report()
+    }
+    : undefined
   const opts = {policy, signal: ctx.signal, hardSignal: grace.signal, onAck}
-  const upload = held ? ChunkedUpload.resume(ctx.registry, held.location, held.offset, opts) : await ChunkedUpload.open(ctx.registry, opts)
+  upload = held ? ChunkedUpload.resume(ctx.registry, held.location, held.offset, opts) : await ChunkedUpload.open(ctx.registry, opts)
   const progress = {
     seek: (position: number) => reader.seek(position),
     read: async (max: number) => {
@@ -167,8 +183,7 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Lay
   } finally {
     grace.dispose()
     reader.close()
-    // Catching up a resumed session reads what the registry held a second time.
-    ctx.onTransferStats?.({uploaded: upload.bytesSent, reread: reader.reread + Math.max(0, Math.min(held?.offset ?? 0, reader.hashed) - reader.restoredAt)})
+    report()
   }
 }
 
