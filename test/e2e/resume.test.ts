@@ -166,6 +166,34 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
   })
 
   /**
+   * SIGKILL after the registry took the big file's third chunk but before the
+   * client heard (the proxy holds the answer back): the checkpoint is one
+   * chunk behind the registry. Returns what the resume sent and re-read.
+   */
+  async function killBetweenPatchAndCheckpoint(via: FaultProxy, repo: string) {
+    const db = stateDb()
+    const big = FILES[0]
+    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', via.host, '--target-repo', repo, '--workers', '1', '--chunk-mib', String(CHUNK_MIB)]
+    let patches = 0
+    via.injectFault({kind: 'hold-answer', ms: 60_000, match: (m) => m === 'PATCH' && ++patches === 3})
+    const from = via.records.length
+    const run = startCli(args, env(db))
+    await waitFor(() => via.records.slice(from).find((r) => r.fault === 'hold-answer' && r.upstreamStatus === 202), 'the registry to take the third chunk')
+    run.child.kill('SIGKILL')
+    await run.done
+    expect(files(db).find((r) => r.path === big.path)?.upload_offset).to.equal(2 * CHUNK_MIB * MiB)
+    const next = via.records.length
+    const resumed = await runCli(['resume', '--json'], env(db))
+    expect(resumed.code, resumed.stderr).to.equal(0)
+    const result = JSON.parse(resumed.stdout)
+    await checkSameImage(repo, result.manifestDigest, via)
+    const layers = result.files.reduce((n: number, f: {size: number}) => n + f.size, 0)
+    const sent = via.records.slice(next).filter((r) => r.method === 'PATCH').reduce((n, r) => n + r.requestBytes, 0)
+    const sessionLost = via.records.slice(next).some((r) => r.method === 'GET' && r.url.includes('/blobs/uploads/') && r.status === 404)
+    return {layers, sent, reread: result.bytesReread as number, sessionLost}
+  }
+
+  /**
    * Push, SIGKILL three times at random moments, resume to the end; per kill:
    * the files in flight and the bytes uploaded and read from the Hub again.
    */
@@ -233,6 +261,12 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     })
   }
 
+  it('kill -9 between a PATCH the registry took and its checkpoint: distribution drops the session, the file restarts', async () => {
+    const {layers, sent, sessionLost} = await killBetweenPatchAndCheckpoint(proxy, 'kill/unheard')
+    expect(sessionLost).to.equal(true)
+    expect(sent).to.equal(layers)
+  })
+
   describe('behind a registry that keeps upload sessions (spec-style GET Range, no signed offset)', () => {
     let keeper: SessionKeeper
     let keeperProxy: FaultProxy
@@ -244,6 +278,13 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
       await keeperProxy?.close()
       await keeper?.close()
     })
+    it('kill -9 between a PATCH the registry took and its checkpoint: the registry\'s count wins; nothing is sent twice, one chunk is re-read', async () => {
+      const {layers, sent, reread, sessionLost} = await killBetweenPatchAndCheckpoint(keeperProxy, 'keep/unheard')
+      expect(sessionLost).to.equal(false)
+      expect(sent).to.equal(layers - 3 * CHUNK_MIB * MiB)
+      expect(reread).to.equal(CHUNK_MIB * MiB)
+    })
+
     for (const seed of [1, 2, 3]) {
       it(`three SIGKILLs at random moments (seed ${seed}): each re-uploads at most one chunk per file in flight`, async () => {
         const {inFlight, reuploaded, reread, lastReread} = await killThreeTimes(seed, keeperProxy, `keep/random${seed}`)
