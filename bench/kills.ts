@@ -7,7 +7,9 @@
  * registry (CNCF distribution signs the offset into the upload URL, so a PATCH
  * cut by the kill loses the session) and behind the session keeper (a registry
  * that keeps sessions by id and reports what it holds, as the OCI spec
- * describes). Not a test: it prints figures and writes bench/kills.json.
+ * describes), and there once more with node:crypto (MODELCAR_SHA256=node: no
+ * saved hash state, so a resume re-reads the whole prefix). Not a test: it
+ * prints figures and writes bench/kills.json.
  *
  *   npm run build && npm run bench:kills
  *   BENCH_GIB=4 BENCH_KILLS=3 BENCH_SEED=7 npm run bench:kills
@@ -60,18 +62,24 @@ async function main(): Promise<void> {
     process.stderr.write(`uninterrupted push of ${mib(CONTENT)} MiB: ${((Date.now() - t0) / 1000).toFixed(1)} s, ${reference}\n`)
     await plain.close()
 
-    for (const variant of ['distribution 2.8 (bare)', 'distribution + session keeper']) {
+    const variants = [
+      {variant: 'distribution 2.8 (bare)', keep: false, hash: {}},
+      {variant: 'distribution + session keeper', keep: true, hash: {}},
+      {variant: 'session keeper, MODELCAR_SHA256=node', keep: true, hash: {MODELCAR_SHA256: 'node'}},
+    ]
+    for (const {variant, keep, hash} of variants) {
       const reg = await startRegistry({logLevel: 'warn'})
-      const keeper = variant.includes('keeper') ? await startSessionKeeper(reg.url) : undefined
+      const keeper = keep ? await startSessionKeeper(reg.url) : undefined
       const proxy = await startFaultProxy((keeper ?? reg).url)
       const db = stateDb()
-      const cliEnv = {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: db}
+      const cliEnv = {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: db, ...hash}
       const ledger = new RetransferLedger(db)
       const uploads: (typeof proxy.records)[] = []
       const downloads: (typeof hub.requests)[] = []
       const kills: Array<{atPercent: number; inFlight: number}> = []
       const args = ['push', '--hf-repo', REPO, '--registry', proxy.host, '--target-repo', 'killed/model', '--workers', String(WORKERS), '--chunk-mib', String(CHUNK_MIB)]
       const started = Date.now()
+      rng = SEED * 7919 // the same kill points for every variant
       let final
       for (let attempt = 0; ; attempt++) {
         const fromProxy = proxy.records.length
