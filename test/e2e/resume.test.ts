@@ -9,6 +9,7 @@ import {startHubSim, type HubSim, type RecordedRequest, type SimFile} from '../f
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy, type ProxyRequestRecord} from '../fixtures/registry/proxy.js'
 import {startSessionKeeper, type SessionKeeper} from '../fixtures/registry/session-keeper.js'
+import {layerSize} from '../../src/lib/layer/tar.js'
 import {filesInFlight, hubRereads, RetransferLedger} from './retransfer.js'
 import {expectImageHolds, killStrayClis, outputValue, requireRealTools, runCli, startCli, waitFor} from './helpers.js'
 
@@ -76,8 +77,8 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     await expectImageHolds(`${via.host}/${repo}:${SHA.slice(0, 12)}`, FILES, {manifestDigest: reference})
   }
 
-  /** Ctrl-C mid-file, then resume: nothing re-uploaded; what is re-read depends on the hash. */
-  async function interruptAndResume(repo: string, hashEnv: Record<string, string>) {
+  /** Ctrl-C mid-file, then resume (`tamper` may change the state in between); what was sent and re-read. */
+  async function interruptAndResume(repo: string, hashEnv: Record<string, string>, tamper?: (db: string) => void) {
     const db = stateDb()
     const big = FILES[0]
     const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', repo, '--workers', '1', '--chunk-mib', String(CHUNK_MIB)]
@@ -103,6 +104,7 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     const human = await runCli(['status', String(detail.id)], env(db))
     expect(human.stdout).to.include(`Resume with: modelcar resume ${detail.id}`).and.to.include(big.path)
 
+    tamper?.(db)
     const from = proxy.records.length
     const resumed = await runCli(['resume', '--json'], {...env(db), ...hashEnv})
     expect(resumed.code, resumed.stderr).to.equal(0)
@@ -111,26 +113,39 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     const totalLayers = result.files.reduce((n: number, f: {size: number}) => n + f.size, 0)
     const done = files(db)
     expect(done.every((r) => r.status === 'done')).to.equal(true)
-    // Nothing the registry held was sent again.
-    expect(patchBytes(from)).to.equal(totalLayers - saved.upload_offset!)
     await checkSameImage(repo, result.manifestDigest)
 
     const list = await runCli(['list', '--json'], env(db))
     const runs = JSON.parse(list.stdout).runs
     expect(runs[0]).to.include({id: detail.id, status: 'done', manifestDigest: reference, attempts: 2})
-    return {bytesReread: result.bytesReread as number, checkpoint: saved.upload_offset!, hashState: saved.hash_state}
+    return {sent: patchBytes(from), totalLayers, bytesReread: result.bytesReread as number, checkpoint: saved.upload_offset!, hashState: saved.hash_state}
   }
 
   it('Ctrl-C lets the PATCH in flight land; resume re-uploads nothing and, from the saved hash state, re-reads nothing', async () => {
-    const {bytesReread, hashState} = await interruptAndResume('sigint/session', {})
+    const {sent, totalLayers, checkpoint, bytesReread, hashState} = await interruptAndResume('sigint/session', {})
     expect(hashState).to.be.instanceOf(Buffer)
+    expect(sent).to.equal(totalLayers - checkpoint)
     expect(bytesReread).to.equal(0)
   })
 
   it('without the native hash (MODELCAR_SHA256=node) the same resume re-reads exactly the held prefix to rebuild the hash', async () => {
-    const {bytesReread, checkpoint, hashState} = await interruptAndResume('sigint/node-hash', {MODELCAR_SHA256: 'node'})
+    const {sent, totalLayers, checkpoint, bytesReread, hashState} = await interruptAndResume('sigint/node-hash', {MODELCAR_SHA256: 'node'})
     expect(hashState).to.equal(null)
+    expect(sent).to.equal(totalLayers - checkpoint)
     expect(bytesReread).to.equal(checkpoint)
+  })
+
+  it('a damaged saved hash state costs a restart of that file, never a wrong blob', async () => {
+    const {sent, totalLayers, checkpoint} = await interruptAndResume('sigint/damaged', {}, (db) => {
+      const conn = new Database(db)
+      const row = conn.prepare('SELECT path, hash_state FROM run_files WHERE hash_state IS NOT NULL AND status != ?').get('done') as {path: string; hash_state: Buffer}
+      row.hash_state[20] ^= 0xff // inside the layer hash's chaining value
+      conn.prepare('UPDATE run_files SET hash_state = ? WHERE path = ?').run(row.hash_state, row.path)
+      conn.close()
+    })
+    // Found when the file's sha256 did not match the Hub's: the file started
+    // over on a new session (the image itself is checked byte for byte above).
+    expect(sent).to.equal(totalLayers - checkpoint + layerSize(FILES[0].path, FILES[0].size))
   })
 
   it('SIGTERM stops within seconds with exit 143 and says how to resume', async () => {

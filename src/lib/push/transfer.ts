@@ -9,7 +9,7 @@ import {RangeIgnoredError} from '../hf/client.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {backoffDelay, defaultRetryPolicy, type RetryPolicy} from '../http/retry.js'
 import type {RegistryClient} from '../oci/client.js'
-import {isRetryableError} from '../oci/client.js'
+import {isRetryableError, RegistryRefusedError} from '../oci/client.js'
 import {clampChunk, type RegistryProfile, type UploadMode} from '../oci/profiles.js'
 import {ChunkedUpload, heldBytes, ModeRefusedError, RestartLayerError, type UploadCheckpoint} from '../oci/upload.js'
 import {LayerReader, savedStateOffset} from './layer-reader.js'
@@ -170,10 +170,18 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Lay
     else await upload.upload(progress, file.layerSize, clampChunk(ctx.chunkSize, ctx.modes.profile, upload.minChunk))
     await reader.seek(file.layerSize) // all bytes hashed, even if the registry had them all
     const {digest, contentSha256} = reader.digests()
+    // A restored hash state that does not reproduce the file (a state from
+    // another build, a damaged database) costs a restart, never a wrong blob.
+    if (reader.restoredAt > 0 && file.lfsSha256 && contentSha256 !== file.lfsSha256) {
+      throw new RestartLayerError(`${file.path}: the saved hash state did not reproduce the file's sha256`)
+    }
     checkContent(file, contentSha256)
     const result = {digest, size: file.layerSize, contentSha256}
     ctx.onHashed?.(result)
-    await upload.commit(digest, file.layerSize)
+    await upload.commit(digest, file.layerSize).catch((error) => {
+      const wrongDigest = error instanceof RegistryRefusedError && error.errorCode === 'DIGEST_INVALID'
+      throw wrongDigest && reader.restoredAt > 0 ? new RestartLayerError(`${file.path}: the registry computed another digest than the saved hash state gave`) : error
+    })
     return result
   } catch (error) {
     // An interrupted session keeps its checkpoint for the next run; any other
