@@ -8,8 +8,7 @@ import type {HubClient} from '../hf/client.js'
 import {RangeIgnoredError} from '../hf/client.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {backoffDelay, defaultRetryPolicy, type RetryPolicy} from '../http/retry.js'
-import type {RegistryClient} from '../oci/client.js'
-import {isRetryableError, RegistryRefusedError} from '../oci/client.js'
+import {isRetryableError, RegistryRefusedError, type RegistryClient} from '../oci/client.js'
 import {clampChunk, type RegistryProfile, type UploadMode} from '../oci/profiles.js'
 import {ChunkedUpload, heldBytes, ModeRefusedError, RestartLayerError, type UploadCheckpoint} from '../oci/upload.js'
 import {LayerReader, savedStateOffset} from './layer-reader.js'
@@ -124,14 +123,9 @@ async function reopen(file: PlannedFile, ctx: TransferContext, resume: LayerChec
 async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: LayerCheckpoint | undefined, mode: UploadMode): Promise<LayerResult> {
   if (mode === 'monolithic') return transferMonolithic(file, ctx)
   const policy = ctx.policy ?? defaultRetryPolicy
-  const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
   const held = resume ? await reopen(file, ctx, resume) : undefined
-  // A resumed session continues the hashes from the saved state; the bytes the
-  // registry holds beyond it (all it holds, without a state) are read again
-  // from the Hub: a re-download, never a re-upload.
-  const stateAt = held && resume?.hashState ? savedStateOffset(resume.hashState) : undefined
-  const hashState = stateAt !== undefined && stateAt <= held!.offset ? resume!.hashState : undefined
-  const reader = new LayerReader(file, {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry}, hashState)
+  const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
+  const reader = new LayerReader(file, {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry}, usableState(resume, held))
   // Bytes moved are reported with each checkpoint too, so a killed process's
   // transfers still count in the run's history.
   let upload: ChunkedUpload | undefined
@@ -150,7 +144,12 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Lay
     }
     : undefined
   const opts = {policy, signal: ctx.signal, hardSignal: grace.signal, onAck}
-  upload = held ? ChunkedUpload.resume(ctx.registry, held.location, held.offset, opts) : await ChunkedUpload.open(ctx.registry, opts)
+  upload = held
+    ? ChunkedUpload.resume(ctx.registry, held.location, held.offset, opts)
+    : await ChunkedUpload.open(ctx.registry, opts).catch((error) => {
+      grace.dispose()
+      throw error
+    })
   const progress = {
     seek: (position: number) => reader.seek(position),
     read: async (max: number) => {
@@ -168,21 +167,7 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Lay
     }
     if (mode === 'stream') await upload.stream(progress, file.layerSize)
     else await upload.upload(progress, file.layerSize, clampChunk(ctx.chunkSize, ctx.modes.profile, upload.minChunk))
-    await reader.seek(file.layerSize) // all bytes hashed, even if the registry had them all
-    const {digest, contentSha256} = reader.digests()
-    // A restored hash state that does not reproduce the file (a state from
-    // another build, a damaged database) costs a restart, never a wrong blob.
-    if (reader.restoredAt > 0 && file.lfsSha256 && contentSha256 !== file.lfsSha256) {
-      throw new RestartLayerError(`${file.path}: the saved hash state did not reproduce the file's sha256`)
-    }
-    checkContent(file, contentSha256)
-    const result = {digest, size: file.layerSize, contentSha256}
-    ctx.onHashed?.(result)
-    await upload.commit(digest, file.layerSize).catch((error) => {
-      const wrongDigest = error instanceof RegistryRefusedError && error.errorCode === 'DIGEST_INVALID'
-      throw wrongDigest && reader.restoredAt > 0 ? new RestartLayerError(`${file.path}: the registry computed another digest than the saved hash state gave`) : error
-    })
-    return result
+    return await commitLayer(file, ctx, reader, upload)
   } catch (error) {
     // An interrupted session keeps its checkpoint for the next run; any other
     // failure gives it up.
@@ -193,6 +178,39 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Lay
     reader.close()
     report()
   }
+}
+
+/**
+ * A resumed session continues the hashes from the saved state; the bytes the
+ * registry holds beyond it (all it holds, without a state) are read again
+ * from the Hub: a re-download, never a re-upload.
+ */
+function usableState(resume: LayerCheckpoint | undefined, held: {offset: number} | undefined): Buffer | undefined {
+  if (!held || !resume?.hashState) return undefined
+  const at = savedStateOffset(resume.hashState)
+  return at !== undefined && at <= held.offset ? resume.hashState : undefined
+}
+
+/**
+ * Hash every byte, check the content against the Hub's sha256, record the
+ * digest, commit. A restored hash state that does not reproduce the file (a
+ * state from another build, a damaged database) costs a restart of the
+ * layer, never a wrong blob.
+ */
+async function commitLayer(file: PlannedFile, ctx: TransferContext, reader: LayerReader, upload: ChunkedUpload): Promise<LayerResult> {
+  await reader.seek(file.layerSize) // all bytes hashed, even if the registry had them all
+  const {digest, contentSha256} = reader.digests()
+  if (reader.restoredAt > 0 && file.lfsSha256 && contentSha256 !== file.lfsSha256) {
+    throw new RestartLayerError(`${file.path}: the saved hash state did not reproduce the file's sha256`)
+  }
+  checkContent(file, contentSha256)
+  const result = {digest, size: file.layerSize, contentSha256}
+  ctx.onHashed?.(result)
+  await upload.commit(digest, file.layerSize).catch((error) => {
+    const wrongDigest = error instanceof RegistryRefusedError && error.errorCode === 'DIGEST_INVALID'
+    throw wrongDigest && reader.restoredAt > 0 ? new RestartLayerError(`${file.path}: the registry computed another digest than the saved hash state gave`) : error
+  })
+  return result
 }
 
 /**
