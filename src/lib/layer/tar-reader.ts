@@ -121,30 +121,16 @@ export class TarReader {
           }
           break
         }
-        case 'meta': {
+        default: {
+          // meta, data or pad: a stretch of `remaining` bytes
           const take = Math.min(this.remaining, left)
-          this.meta!.chunks.push(Buffer.from(chunk.subarray(pos, pos + take)))
+          const piece = chunk.subarray(pos, pos + take)
+          if (this.state === 'meta') this.meta!.chunks.push(Buffer.from(piece))
+          else if (this.state === 'data') this.sink?.data(piece)
           pos += take
           this.offset += take
           this.remaining -= take
-          if (this.remaining === 0) this.onMetaDone()
-          break
-        }
-        case 'data': {
-          const take = Math.min(this.remaining, left)
-          this.sink?.data(chunk.subarray(pos, pos + take))
-          pos += take
-          this.offset += take
-          this.remaining -= take
-          if (this.remaining === 0) this.onDataDone()
-          break
-        }
-        case 'pad': {
-          const take = Math.min(this.remaining, left)
-          pos += take
-          this.offset += take
-          this.remaining -= take
-          if (this.remaining === 0) this.state = 'header'
+          if (this.remaining === 0) this.endStretch()
           break
         }
       }
@@ -182,6 +168,12 @@ export class TarReader {
     this.remaining = size
     this.padAfter = (BLOCK - (size % BLOCK)) % BLOCK
     this.state = state
+  }
+
+  private endStretch(): void {
+    if (this.state === 'meta') this.onMetaDone()
+    else if (this.state === 'data') this.onDataDone()
+    else this.state = 'header'
   }
 
   private onMetaDone(): void {
