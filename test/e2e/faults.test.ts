@@ -2,13 +2,10 @@
 // registry requests failing (resets, 5xx, 429) — the push still completes with
 // the exact bytes.
 import {expect} from 'chai'
-import {mkdtempSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
-import {expectImageHolds, killStrayClis, outputValue, requireRealTools, runCli} from './helpers.js'
+import {expectImageHolds, killStrayClis, outputValue, requireRealTools, runCli, tempStateDb} from './helpers.js'
 
 const MiB = 1024 * 1024
 const SHA = 'fa17fa17fa17fa17fa17fa17fa17fa17fa17fa17'
@@ -59,7 +56,7 @@ describe('e2e: transient failures on both sides', function () {
       try {
         const res = await runCli(
           ['push', '--hf-repo', 'acme/flaky', '--registry', proxy.host, '--target-repo', `flaky/${mode}`, '--upload-mode', mode, '--chunk-mib', '1', '--max-retries', '10', '--verbose'],
-          {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: join(mkdtempSync(join(tmpdir(), 'mc-flaky-')), 'state.db')},
+          {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: tempStateDb()},
         )
         expect(res.code, res.stderr.slice(-3000)).to.equal(0)
         expect(res.stderr).to.match(/retry:/) // the faults did happen

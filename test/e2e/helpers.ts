@@ -71,6 +71,11 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   return {...env, HOME: home, XDG_RUNTIME_DIR: home, DOCKER_CONFIG: join(home, '.docker'), NO_COLOR: '1'}
 }
 
+/** A state database path in a fresh temporary folder (each test its own run history). */
+export function tempStateDb(): string {
+  return join(mkdtempSync(join(tmpdir(), 'mc-state-')), 'state.db')
+}
+
 export function outputValue(stdout: string, key: string): string {
   const line = stdout.split('\n').find((l) => l.startsWith(`${key}=`))
   if (!line) throw new Error(`no ${key}= line in output:\n${stdout}`)

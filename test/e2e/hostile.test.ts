@@ -12,7 +12,7 @@ import {join, relative} from 'node:path'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
-import {type CliRun, expectImageHolds, killStrayClis, outputValue, requireRealTools, runCli} from './helpers.js'
+import {type CliRun, expectImageHolds, killStrayClis, outputValue, requireRealTools, runCli, tempStateDb} from './helpers.js'
 
 const HF_TOKEN = 'hf_hostileSecretToken0123456789abc'
 const GOOD_SHA = '1111111111111111111111111111111111111111'
@@ -130,7 +130,7 @@ describe('e2e: hostile Hub listings and bad input', function () {
   let reg: TestRegistry
   let proxy: FaultProxy
   const closers: Array<() => Promise<void>> = []
-  const state = () => join(mkdtempSync(join(tmpdir(), 'mc-state-')), 'state.db')
+  const state = tempStateDb
 
   before(async function () {
     await requireRealTools(this)

@@ -2,13 +2,12 @@
 // htpasswd Basic, Bearer tokens), read back with skopeo and umoci.
 import {expect} from 'chai'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdtempSync, readFileSync, statSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileSha256, startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
-import {killStrayClis, outputValue, requireRealTools, runCli, skopeoCopy, umociUnpack} from './helpers.js'
+import {killStrayClis, outputValue, requireRealTools, runCli, skopeoCopy, umociUnpack, tempStateDb} from './helpers.js'
 
 const HF_TOKEN = 'hf_e2eSecretToken0123456789'
 const SHA = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678'
@@ -27,7 +26,7 @@ describe('e2e: modelcar push', function () {
   let hub: HubSim
   const registries: TestRegistry[] = []
   const proxies: FaultProxy[] = []
-  const state = () => join(mkdtempSync(join(tmpdir(), 'mc-state-')), 'state.db')
+  const state = tempStateDb
 
   before(async function () {
     await requireRealTools(this)

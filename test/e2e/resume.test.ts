@@ -2,16 +2,14 @@
 // is byte-identical to an uninterrupted push, with little re-transfer.
 import Database from 'better-sqlite3'
 import {expect} from 'chai'
-import {existsSync, mkdtempSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {existsSync} from 'node:fs'
 import {startHubSim, type HubSim, type RecordedRequest, type SimFile} from '../fixtures/hub/index.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy, type ProxyRequestRecord} from '../fixtures/registry/proxy.js'
 import {startSessionKeeper, type SessionKeeper} from '../fixtures/registry/session-keeper.js'
 import {layerSize} from '../../src/lib/layer/tar.js'
 import {filesInFlight, hubRereads, RetransferLedger} from './retransfer.js'
-import {expectImageHolds, killStrayClis, outputValue, requireRealTools, runCli, startCli, waitFor} from './helpers.js'
+import {expectImageHolds, killStrayClis, outputValue, requireRealTools, runCli, startCli, waitFor, tempStateDb} from './helpers.js'
 
 const MiB = 1024 * 1024
 const CHUNK_MIB = 2
@@ -53,9 +51,7 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     await hub?.close()
   })
 
-  function stateDb() {
-    return join(mkdtempSync(join(tmpdir(), 'mc-resume-')), 'state.db')
-  }
+  const stateDb = tempStateDb
   function env(db: string) {
     return {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: db}
   }

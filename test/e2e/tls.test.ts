@@ -10,7 +10,7 @@ import https from 'node:https'
 import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {killStrayClis, runCli} from './helpers.js'
+import {killStrayClis, runCli, tempStateDb} from './helpers.js'
 
 describe('e2e: TLS and downgrades', function () {
   this.timeout(60_000)
@@ -48,7 +48,7 @@ describe('e2e: TLS and downgrades', function () {
     await new Promise((r) => plain?.close(r))
   })
 
-  const state = () => join(mkdtempSync(join(tmpdir(), 'mc-tls-state-')), 'state.db')
+  const state = tempStateDb
 
   it('an untrusted certificate is a one-line TLS error that names the host', async () => {
     const res = await runCli(['push', '--hf-repo', 'acme/m', '--registry', `https://127.0.0.1:${tlsPort}`, '--target-repo', 'x/y', '--max-retries', '0'],

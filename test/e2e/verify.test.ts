@@ -12,7 +12,7 @@ import {promisify} from 'node:util'
 import {gzipSync} from 'node:zlib'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
-import {type CliRun, outputValue, requireRealTools, runCli} from './helpers.js'
+import {type CliRun, outputValue, requireRealTools, runCli, tempStateDb} from './helpers.js'
 
 const execFileP = promisify(execFile)
 const SHA = 'b1b2c3d4e5f60718293a4b5c6d7e8f9012345678'
@@ -49,7 +49,7 @@ describe('e2e: modelcar verify', function () {
   let reg: TestRegistry
   let env: NodeJS.ProcessEnv
   let digest: string
-  const state = () => join(mkdtempSync(join(tmpdir(), 'mc-state-')), 'state.db')
+  const state = tempStateDb
   const verify = (args: string[], extra: NodeJS.ProcessEnv = {}) => runCli(['verify', ...args], {...env, ...extra})
   const json = (run: CliRun) => JSON.parse(run.stdout)
   const push = async (hfRepo: string, repo: string, extra: string[] = []) => {

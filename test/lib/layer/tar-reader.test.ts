@@ -7,6 +7,7 @@ import path from 'node:path'
 
 import {layerHeader, layerTrailer} from '../../../src/lib/layer/index.js'
 import {paxRecord} from '../../../src/lib/layer/tar.js'
+import {content} from './sample-bytes.js'
 import {parsePax, TarFormatError, TarReader, type TarEntry, type TarSummary} from '../../../src/lib/layer/tar-reader.js'
 
 const GiB = 1024 ** 3
@@ -26,16 +27,6 @@ function read(tar: Buffer, chunk = 4096): Read {
   })
   for (let i = 0; i < tar.length; i += chunk) reader.write(tar.subarray(i, i + chunk))
   return {entries, summary: reader.end()}
-}
-
-function content(size: number, seed = 1): Buffer {
-  const b = Buffer.alloc(size)
-  let x = seed * 2654435761
-  for (let i = 0; i < size; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0
-    b[i] = x >>> 24
-  }
-  return b
 }
 
 function gnuTar(args: string[], cwd: string): Buffer {

@@ -7,21 +7,11 @@ import path from 'node:path'
 
 import {MODELS_DIR, layerHeader, layerSize, layerTrailer} from '../../../src/lib/layer/index.js'
 import {paxRecord} from '../../../src/lib/layer/tar.js'
+import {content} from './sample-bytes.js'
 
 const GiB = 1024 ** 3
 // Fixed locale and zone so listings are stable and non-ASCII names print as-is.
 const ENV = {...process.env, LC_ALL: 'C.UTF-8', TZ: 'UTC'}
-
-/** Deterministic, non-trivial bytes: a byte-shift error cannot go unnoticed. */
-function content(size: number, seed = 1): Buffer {
-  const b = Buffer.alloc(size)
-  let x = seed * 2654435761
-  for (let i = 0; i < size; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0
-    b[i] = x >>> 24
-  }
-  return b
-}
 
 function layer(repoPath: string, data: Buffer): Buffer {
   return Buffer.concat([layerHeader(repoPath, data.length), data, layerTrailer(data.length)])
