@@ -37,17 +37,29 @@ const REPO = 'bench/killed'
 const SHA = 'b1e55ed000000000000000000000000000b1e55e'
 const shard = Math.floor((GIBS * GiB) / SHARDS)
 const FILES: SimFile[] = [
-  ...Array.from({length: SHARDS}, (_, i) => ({path: `model-${String(i + 1).padStart(5, '0')}-of-${String(SHARDS).padStart(5, '0')}.safetensors`, size: shard + i * 4099, lfs: true})),
+  ...Array.from({length: SHARDS}, (_, i) => ({
+    path: `model-${String(i + 1).padStart(5, '0')}-of-${String(SHARDS).padStart(5, '0')}.safetensors`,
+    size: shard + i * 4099,
+    lfs: true,
+  })),
   {path: 'config.json', size: 1800},
   {path: 'tokenizer.json', size: 2_000_000},
 ]
 const CONTENT = FILES.reduce((n, f) => n + f.size, 0)
 const mib = (n: number) => (n / MiB).toFixed(1)
 
-interface KillRow {registry: string; kill: number; atPercent: number; inFlight: number; reuploadedMiB: string; boundMiB: string; rereadMiB: string}
+interface KillRow {
+  registry: string
+  kill: number
+  atPercent: number
+  inFlight: number
+  reuploadedMiB: string
+  boundMiB: string
+  rereadMiB: string
+}
 
 async function main(): Promise<void> {
-  if (!registryAvailable()) throw new Error('bench:kills needs Debian\'s docker-registry (apt-get install docker-registry)')
+  if (!registryAvailable()) throw new Error("bench:kills needs Debian's docker-registry (apt-get install docker-registry)")
   const hub = await startHubSim({repos: [{id: REPO, commits: [{sha: SHA, files: FILES}]}]})
   const rows: KillRow[] = []
   const summary: Record<string, unknown>[] = []
@@ -56,7 +68,11 @@ async function main(): Promise<void> {
   try {
     const plain = await startRegistry({logLevel: 'warn'})
     const t0 = Date.now()
-    const ref = await runCli(['push', '--hf-repo', REPO, '--registry', plain.host, '--target-repo', 'ref/model', '--workers', String(WORKERS)], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: stateDb()}, {timeoutMs: 3_600_000})
+    const ref = await runCli(
+      ['push', '--hf-repo', REPO, '--registry', plain.host, '--target-repo', 'ref/model', '--workers', String(WORKERS)],
+      {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: stateDb()},
+      {timeoutMs: 3_600_000},
+    )
     if (ref.code !== 0) throw new Error(`uninterrupted push failed: ${ref.stderr}`)
     const reference = outputValue(ref.stdout, 'MANIFESTDIGEST')
     process.stderr.write(`uninterrupted push of ${mib(CONTENT)} MiB: ${((Date.now() - t0) / 1000).toFixed(1)} s, ${reference}\n`)
@@ -77,7 +93,19 @@ async function main(): Promise<void> {
       const uploads: (typeof proxy.records)[] = []
       const downloads: (typeof hub.requests)[] = []
       const kills: Array<{atPercent: number; inFlight: number}> = []
-      const args = ['push', '--hf-repo', REPO, '--registry', proxy.host, '--target-repo', 'killed/model', '--workers', String(WORKERS), '--chunk-mib', String(CHUNK_MIB)]
+      const args = [
+        'push',
+        '--hf-repo',
+        REPO,
+        '--registry',
+        proxy.host,
+        '--target-repo',
+        'killed/model',
+        '--workers',
+        String(WORKERS),
+        '--chunk-mib',
+        String(CHUNK_MIB),
+      ]
       const started = Date.now()
       rng = SEED * 7919 // the same kill points for every variant
       let final
@@ -91,8 +119,15 @@ async function main(): Promise<void> {
         if (attempt < KILLS) {
           // A random moment: after a random share of the layer bytes went out in this attempt.
           const target = (0.08 + 0.2 * random()) * CONTENT
-          const sent = () => proxy.records.slice(fromProxy).filter((r) => r.method === 'PATCH').reduce((n, r) => n + r.requestBytes, 0)
-          const finished = await Promise.race([waitFor(() => sent() >= target || undefined, 'upload progress', 600_000).then(() => false), run.done.then(() => true)])
+          const sent = () =>
+            proxy.records
+              .slice(fromProxy)
+              .filter((r) => r.method === 'PATCH')
+              .reduce((n, r) => n + r.requestBytes, 0)
+          const finished = await Promise.race([
+            waitFor(() => sent() >= target || undefined, 'upload progress', 600_000).then(() => false),
+            run.done.then(() => true),
+          ])
           if (!finished) {
             await new Promise((r) => setTimeout(r, Math.floor(random() * 250)))
             const inFlight = filesInFlight(db, since)
@@ -114,10 +149,27 @@ async function main(): Promise<void> {
       const up = ledger.reuploads(uploads)
       const down = hubRereads(downloads)
       kills.forEach((k, i) =>
-        rows.push({registry: variant, kill: i + 1, atPercent: k.atPercent, inFlight: k.inFlight, reuploadedMiB: mib(up.perKill[i]), boundMiB: mib(k.inFlight * CHUNK_MIB * MiB), rereadMiB: mib(down.perKill[i])}),
+        rows.push({
+          registry: variant,
+          kill: i + 1,
+          atPercent: k.atPercent,
+          inFlight: k.inFlight,
+          reuploadedMiB: mib(up.perKill[i]),
+          boundMiB: mib(k.inFlight * CHUNK_MIB * MiB),
+          rereadMiB: mib(down.perKill[i]),
+        }),
       )
-      summary.push({registry: variant, kills: kills.length, seconds: (Date.now() - started) / 1000, sameDigest: final === reference, manifestDigest: final,
-        reuploadedMiB: mib(up.perKill.reduce((a, b) => a + b, 0)), rereadMiB: mib(down.perKill.reduce((a, b) => a + b, 0)), unexplainedReuploadMiB: mib(up.other), keptFromCutPatchesMiB: keeper ? mib(keeper.cutPatches.reduce((n, c) => n + c.bytesKept, 0)) : undefined})
+      summary.push({
+        registry: variant,
+        kills: kills.length,
+        seconds: (Date.now() - started) / 1000,
+        sameDigest: final === reference,
+        manifestDigest: final,
+        reuploadedMiB: mib(up.perKill.reduce((a, b) => a + b, 0)),
+        rereadMiB: mib(down.perKill.reduce((a, b) => a + b, 0)),
+        unexplainedReuploadMiB: mib(up.other),
+        keptFromCutPatchesMiB: keeper ? mib(keeper.cutPatches.reduce((n, c) => n + c.bytesKept, 0)) : undefined,
+      })
       await proxy.close()
       await keeper?.close()
       await reg.close()
@@ -129,7 +181,10 @@ async function main(): Promise<void> {
   console.log(`${mib(CONTENT)} MiB in ${FILES.length} files, --workers ${WORKERS}, --chunk-mib ${CHUNK_MIB}, seed ${SEED}`)
   console.table(rows)
   console.table(summary)
-  writeFileSync(new URL('kills.json', import.meta.url), JSON.stringify({content: CONTENT, workers: WORKERS, chunkMiB: CHUNK_MIB, seed: SEED, rows, summary}, null, 2))
+  writeFileSync(
+    new URL('kills.json', import.meta.url),
+    JSON.stringify({content: CONTENT, workers: WORKERS, chunkMiB: CHUNK_MIB, seed: SEED, rows, summary}, null, 2),
+  )
   if (summary.some((s) => !s.sameDigest)) process.exitCode = 1
 }
 

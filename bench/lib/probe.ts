@@ -140,7 +140,7 @@ function request(method: string, url: URL, headers: Record<string, string | numb
 
 /** Write `size` bytes of `block` repeated, with backpressure. */
 async function writeRepeated(req: http.ClientRequest, block: Buffer, size: number): Promise<void> {
-  for (let sent = 0; sent < size; ) {
+  for (let sent = 0; sent < size;) {
     const piece = block.subarray(0, Math.min(block.length, size - sent))
     sent += piece.length
     if (!req.write(piece)) await new Promise<void>((r) => req.once('drain', () => r()))
@@ -162,8 +162,11 @@ async function upload(o: {registry: string; repo: string; size: number; mode: 'p
   if (o.mode === 'patch') {
     for (let off = 0; off < o.size; off += o.chunkBytes) {
       const n = Math.min(o.chunkBytes, o.size - off)
-      const res = await request('PATCH', location, {'content-type': 'application/octet-stream', 'content-length': n, 'content-range': `${off}-${off + n - 1}`}, (req) =>
-        writeRepeated(req, block, n),
+      const res = await request(
+        'PATCH',
+        location,
+        {'content-type': 'application/octet-stream', 'content-length': n, 'content-range': `${off}-${off + n - 1}`},
+        (req) => writeRepeated(req, block, n),
       )
       requests++
       if (res.status !== 202) throw new Error(`PATCH: HTTP ${res.status} ${res.text}`)
@@ -172,12 +175,15 @@ async function upload(o: {registry: string; repo: string; size: number; mode: 'p
   }
   location.searchParams.set('digest', digest)
   const putSize = o.mode === 'put' ? o.size : 0
-  const put = await request('PUT', location, {'content-type': 'application/octet-stream', 'content-length': putSize}, (req) => writeRepeated(req, block, putSize))
+  const put = await request('PUT', location, {'content-type': 'application/octet-stream', 'content-length': putSize}, (req) =>
+    writeRepeated(req, block, putSize),
+  )
   requests++
   sw.stop()
   if (put.status !== 201) throw new Error(`PUT ?digest: HTTP ${put.status} ${put.text}`)
   const head = await request('HEAD', new URL(`/v2/${o.repo}/blobs/${digest}`, base), {})
-  if (head.status !== 200 || Number(head.headers['content-length']) !== o.size) throw new Error(`HEAD blob after upload: HTTP ${head.status}, ${head.headers['content-length']} bytes`)
+  if (head.status !== 200 || Number(head.headers['content-length']) !== o.size)
+    throw new Error(`HEAD blob after upload: HTTP ${head.status}, ${head.headers['content-length']} bytes`)
   return {...sw.result, bytes: o.size, digest, requests}
 }
 

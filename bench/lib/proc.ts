@@ -84,14 +84,14 @@ export async function runTimed(cmd: string, args: string[], opts: RunOptions): P
     let outLen = 0
     let err = ''
     let partial = ''
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       if (opts.stdoutSink) return opts.stdoutSink(d)
       if (outLen < max) {
         out.push(d)
         outLen += d.length
       }
     })
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => {
       const s = d.toString('utf8')
       err += s
       if (err.length > 1 << 20) err = err.slice(-(1 << 19))
@@ -201,7 +201,13 @@ function readStat(pid: number | 'self'): ProcStat | undefined {
   const close = text.lastIndexOf(')')
   const comm = text.slice(open + 1, close)
   const f = text.slice(close + 2).split(' ') // f[0] = field 3 (state)
-  return {pid: Number(text.slice(0, open).trim()), comm, ppid: Number(f[1]), cpuS: (Number(f[11]) + Number(f[12])) / clkTck, startTicks: Number(f[19])}
+  return {
+    pid: Number(text.slice(0, open).trim()),
+    comm,
+    ppid: Number(f[1]),
+    cpuS: (Number(f[11]) + Number(f[12])) / clkTck,
+    startTicks: Number(f[19]),
+  }
 }
 
 /** utime + stime of a live process in seconds, or undefined when it is gone. */
@@ -256,7 +262,13 @@ export function systemBusyS(): number {
  * Wait until the machine is idle (busy below `threshold` of all cores for `needS` consecutive seconds), at most
  * `maxS` seconds. Returns the seconds waited and whether it got quiet.
  */
-export async function waitQuiet(maxS: number, cores: number, onWait: (busyPct: number) => void, threshold = 0.15, needS = 3): Promise<{waitedS: number; quiet: boolean}> {
+export async function waitQuiet(
+  maxS: number,
+  cores: number,
+  onWait: (busyPct: number) => void,
+  threshold = 0.15,
+  needS = 3,
+): Promise<{waitedS: number; quiet: boolean}> {
   const start = Date.now()
   let calm = 0
   let prev = systemBusyS()

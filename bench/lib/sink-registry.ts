@@ -28,7 +28,11 @@ export async function startSinkRegistry(): Promise<SinkRegistry> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://sink')
     const send = (status: number, headers: Record<string, string> = {}, body = '') => {
-      res.writeHead(status, {'docker-distribution-api-version': 'registry/2.0', 'content-length': String(Buffer.byteLength(body)), ...headers})
+      res.writeHead(status, {
+        'docker-distribution-api-version': 'registry/2.0',
+        'content-length': String(Buffer.byteLength(body)),
+        ...headers,
+      })
       res.end(body)
     }
     const fail = (status: number, code: string, message: string) =>
@@ -73,7 +77,8 @@ export async function startSinkRegistry(): Promise<SinkRegistry> {
           if (method === 'PATCH') return send(202, {location: `/v2/${name}/blobs/uploads/${id}`, range: range(), 'docker-upload-uuid': id})
           uploads.delete(id)
           const digest = `sha256:${up.hash.digest('hex')}`
-          if (digest !== url.searchParams.get('digest')) return fail(400, 'DIGEST_INVALID', `provided digest did not match uploaded content (got ${digest})`)
+          if (digest !== url.searchParams.get('digest'))
+            return fail(400, 'DIGEST_INVALID', `provided digest did not match uploaded content (got ${digest})`)
           blobs.set(digest, up.size)
           return send(201, {location: `/v2/${name}/blobs/${digest}`, 'docker-content-digest': digest})
         })
@@ -95,7 +100,7 @@ export async function startSinkRegistry(): Promise<SinkRegistry> {
       req.on('end', () => {
         const body = Buffer.concat(chunks)
         const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`
-        send(201, {location: `/v2/${m![1]}/manifests/${digest}`, 'docker-content-digest': digest})
+        send(201, {location: `/v2/${m[1]}/manifests/${digest}`, 'docker-content-digest': digest})
       })
       return
     }

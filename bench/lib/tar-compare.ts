@@ -66,7 +66,7 @@ export function parseTarPrefix(prefix: Buffer): TarEntry[] {
     if (type === 'x' || type === 'g') {
       const body = prefix.subarray(off, off + size).toString('utf8')
       const pax: Record<string, string> = {}
-      for (let i = 0; i < body.length; ) {
+      for (let i = 0; i < body.length;) {
         const sp = body.indexOf(' ', i)
         const len = Number(body.slice(i, sp))
         if (!len) break
@@ -94,7 +94,11 @@ function label(e: TarEntry): string {
 }
 
 /** A few lines saying how baseline's tar differs from modelcar's (empty when the headers are byte-identical). */
-export function describeDifference(baseline: TarEntry[], modelcar: TarEntry[], sizes: {baseline: number; modelcar: number; content: number}): string[] {
+export function describeDifference(
+  baseline: TarEntry[],
+  modelcar: TarEntry[],
+  sizes: {baseline: number; modelcar: number; content: number},
+): string[] {
   const out: string[] = []
   const b = baseline.map(label)
   const m = modelcar.map(label)
@@ -102,20 +106,33 @@ export function describeDifference(baseline: TarEntry[], modelcar: TarEntry[], s
     out.push(`entries: baseline [${b.join(', ')}] vs modelcar [${m.join(', ')}]`)
   }
   for (const e of baseline) {
-    if (e.pax) out.push(`baseline PAX records for ${e.name}: ${Object.entries(e.pax).map(([k, v]) => `${k}=${v}`).join(' ')}`)
+    if (e.pax)
+      out.push(
+        `baseline PAX records for ${e.name}: ${Object.entries(e.pax)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      )
   }
   for (const e of modelcar) {
-    if (e.pax) out.push(`modelcar PAX records for ${e.name}: ${Object.entries(e.pax).map(([k, v]) => `${k}=${v}`).join(' ')}`)
+    if (e.pax)
+      out.push(
+        `modelcar PAX records for ${e.name}: ${Object.entries(e.pax)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      )
   }
   const bf = baseline.find((e) => e.type === '0')
   const mf = modelcar.find((e) => e.type === '0')
   if (bf && mf) {
     const diffs = Object.keys(bf.fields).filter((k) => k !== 'chksum' && bf.fields[k] !== mf.fields[k])
-    if (diffs.length > 0) out.push(`file header fields differ: ${diffs.map((k) => `${k} "${bf.fields[k]}" vs "${mf.fields[k]}"`).join('; ')}`)
+    if (diffs.length > 0)
+      out.push(`file header fields differ: ${diffs.map((k) => `${k} "${bf.fields[k]}" vs "${mf.fields[k]}"`).join('; ')}`)
   }
   const tail = (layer: number) => layer - sizes.content
   if (sizes.baseline !== sizes.modelcar) {
-    out.push(`framing bytes around the content: baseline ${tail(sizes.baseline)} (GNU tar pads the archive to 10240-byte records) vs modelcar ${tail(sizes.modelcar)}`)
+    out.push(
+      `framing bytes around the content: baseline ${tail(sizes.baseline)} (GNU tar pads the archive to 10240-byte records) vs modelcar ${tail(sizes.modelcar)}`,
+    )
   }
   return out
 }

@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
-import {openStateDb} from '../lib/state/db.js'
-import {summarize} from '../lib/state/report.js'
-import {RunStore} from '../lib/state/runs.js'
+import {listRuns} from '../lib/state/history.js'
+import type {RunStatus} from '../lib/state/runs.js'
 import {BaseCommand} from '../lib/ui/base-command.js'
-import {stateDbFlag, stateDbPath} from '../lib/ui/flags.js'
-import {renderRunList} from '../lib/ui/output.js'
+import {stateDbFlag, stateDbPath} from '../lib/ui/common-flags.js'
+import {renderRunList} from '../lib/ui/runs-render.js'
+import {terminalWidth} from '../lib/ui/text-width.js'
 
 export default class List extends BaseCommand {
   static summary = 'Push history, newest first.'
@@ -18,16 +18,9 @@ export default class List extends BaseCommand {
 
   async run() {
     const {flags} = await this.parse(List)
-    const db = openStateDb(stateDbPath(flags['state-db']))
-    try {
-      const runs = new RunStore(db)
-      // 'interrupted' includes runs whose process died while 'running'.
-      const rows = runs.list({repo: flags.repo, status: flags.status === 'interrupted' ? undefined : flags.status, limit: flags.status === 'interrupted' ? 10_000 : flags.limit})
-      const summaries = rows.map(summarize).filter((r) => !flags.status || r.status === flags.status).slice(0, flags.limit)
-      if (!this.jsonEnabled()) this.log(renderRunList(summaries))
-      return {runs: summaries}
-    } finally {
-      db.close()
-    }
+    const status = flags.status as RunStatus | undefined
+    const result = listRuns({stateDb: stateDbPath(flags['state-db']), repo: flags.repo, status, limit: flags.limit})
+    if (!this.jsonEnabled()) this.log(renderRunList(result, {width: terminalWidth()}))
+    return result
   }
 }

@@ -1,11 +1,9 @@
 import {Args} from '@oclif/core'
-import {UsageError} from '../lib/errors.js'
-import {openStateDb} from '../lib/state/db.js'
-import {detail, unfinished} from '../lib/state/report.js'
-import {RunStore} from '../lib/state/runs.js'
+import {runStatus} from '../lib/state/history.js'
 import {BaseCommand} from '../lib/ui/base-command.js'
-import {stateDbFlag, stateDbPath} from '../lib/ui/flags.js'
-import {renderRunDetail} from '../lib/ui/output.js'
+import {stateDbFlag, stateDbPath} from '../lib/ui/common-flags.js'
+import {renderStatus} from '../lib/ui/runs-render.js'
+import {terminalWidth} from '../lib/ui/text-width.js'
 
 export default class Status extends BaseCommand {
   static summary = 'Show unfinished pushes (or one run) with per-file progress and how to resume.'
@@ -15,21 +13,8 @@ export default class Status extends BaseCommand {
 
   async run() {
     const {args, flags} = await this.parse(Status)
-    const db = openStateDb(stateDbPath(flags['state-db']))
-    try {
-      const runs = new RunStore(db)
-      let details
-      if (args.runId === undefined) {
-        details = unfinished(runs)
-      } else {
-        const run = runs.get(args.runId)
-        if (!run) throw new UsageError(`Run ${args.runId} does not exist: see \`modelcar list\`.`, 'E_NO_RUN')
-        details = [detail(runs, run)]
-      }
-      if (!this.jsonEnabled()) this.log(details.length === 0 ? 'No unfinished pushes.' : details.map(renderRunDetail).join('\n\n'))
-      return {runs: details}
-    } finally {
-      db.close()
-    }
+    const result = runStatus({stateDb: stateDbPath(flags['state-db']), runId: args.runId})
+    if (!this.jsonEnabled()) this.log(renderStatus(result, {width: terminalWidth(), full: args.runId !== undefined}))
+    return result
   }
 }

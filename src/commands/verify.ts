@@ -1,12 +1,15 @@
 import {Args, Flags} from '@oclif/core'
-import {VerifyFailedError} from '../lib/verify/failure.js'
-import {MAX_WORKERS, verifyRequest} from '../lib/verify/flags.js'
-import {verifyProgress} from '../lib/verify/progress.js'
-import {renderVerify} from '../lib/verify/render.js'
-import {verify} from '../lib/verify/service.js'
 import {BaseCommand} from '../lib/ui/base-command.js'
-import {networkFlags} from '../lib/ui/flags.js'
+import {networkFlags, progressFlags} from '../lib/ui/common-flags.js'
+import {resolveLogStyle, type LogStyle} from '../lib/ui/log-style.js'
 import {withSignals} from '../lib/ui/signals.js'
+import {verifyProgress} from '../lib/ui/verify-progress.js'
+import {renderVerify} from '../lib/ui/verify-render.js'
+import {renderConsumers} from '../lib/ui/consumers-render.js'
+import {ConsumerCheckError} from '../lib/verify/consumers.js'
+import {VerifyFailedError} from '../lib/verify/failure.js'
+import {MAX_WORKERS, verifyParams} from '../lib/verify/params.js'
+import {verify} from '../lib/verify/service.js'
 
 export default class Verify extends BaseCommand {
   static summary = 'Check that an image in a registry is what it claims to be.'
@@ -22,26 +25,47 @@ export default class Verify extends BaseCommand {
   ]
 
   static args = {
-    ref: Args.string({description: 'Image: registry/repository:tag or registry/repository@sha256:… (an http:// or https:// prefix forces the scheme).', required: true}),
+    ref: Args.string({
+      description: 'Image: registry/repository:tag or registry/repository@sha256:… (an http:// or https:// prefix forces the scheme).',
+      required: true,
+    }),
   }
 
   static flags = {
     deep: Flags.boolean({description: 'Stream and re-hash every blob, read every tar layer and check file contents and tar hygiene.'}),
-    'against-hf': Flags.boolean({description: 'Compare with the Hub commit recorded in the manifest annotations (HF_ENDPOINT, HF_TOKEN as push).'}),
+    'against-hf': Flags.boolean({
+      description: 'Compare with the Hub commit recorded in the manifest annotations (HF_ENDPOINT, HF_TOKEN as push).',
+    }),
     workers: Flags.integer({description: `Blobs read in parallel with --deep (1-${MAX_WORKERS}).`, default: 4}),
-    include: Flags.string({description: 'With --against-hf: the image should hold only Hub files matching this glob (repeatable, as push).', multiple: true}),
-    exclude: Flags.string({description: 'With --against-hf: Hub files matching this glob should not be in the image (repeatable).', multiple: true}),
+    include: Flags.string({
+      description: 'With --against-hf: the image should hold only Hub files matching this glob (repeatable, as push).',
+      multiple: true,
+    }),
+    exclude: Flags.string({
+      description: 'With --against-hf: Hub files matching this glob should not be in the image (repeatable).',
+      multiple: true,
+    }),
+    for: Flags.string({
+      description:
+        'Also check what this consumer needs (comma-separated, repeatable): kserve-sidecar (a shell, ls, ln, sleep), ' +
+        'image-volume (a real image), kserve-fetch (tar or tar+gzip layers only); all: a non-empty models/ readable by any UID. ' +
+        "Reads every layer's tar entries.",
+      multiple: true,
+    }),
     ...networkFlags,
+    ...progressFlags,
   }
 
   async run() {
     const {args, flags} = await this.parse(Verify)
-    const request = verifyRequest(args.ref, flags)
-    const progress = verifyProgress({verbose: flags.verbose})
+    const params = verifyParams(args.ref, flags)
+    const terminal = Boolean(process.stderr.isTTY) && Boolean(process.stdout.isTTY)
+    const timestamps = resolveLogStyle(flags['log-style'] as LogStyle, process.env, terminal) === 'text'
+    const progress = verifyProgress({verbose: flags.verbose, quiet: flags.quiet, timestamps})
     try {
-      const result = await withSignals((signal) => verify(request, {events: progress, signal}), 'Nothing was changed; run verify again.')
-      if (!this.jsonEnabled()) this.log(renderVerify(result))
-      if (result.exitCode !== 0) throw new VerifyFailedError(result)
+      const result = await withSignals((signal) => verify(params, {events: progress, signal}), 'Nothing was changed; run verify again.')
+      if (!this.jsonEnabled()) this.log(renderVerify(result) + (result.consumers ? `\n${renderConsumers(result.consumers)}` : ''))
+      if (result.exitCode !== 0) throw result.consumers?.findings.length ? new ConsumerCheckError(result) : new VerifyFailedError(result)
       return result
     } finally {
       progress.stop()

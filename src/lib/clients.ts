@@ -4,6 +4,8 @@
 import {HubClient} from './hf/client.js'
 import {findHubToken, hubEndpoint} from './hf/token.js'
 import {defaultRetryPolicy, type RetryPolicy} from './http/retry.js'
+import type {TransportSettings} from './http/transport.js'
+import {Connections} from './net/connections.js'
 import {RegistryAuth} from './oci/auth.js'
 import {RegistryClient} from './oci/client.js'
 import {findRegistryCredential} from './oci/credentials.js'
@@ -14,6 +16,10 @@ export interface NetworkOptions {
   /** Seconds without a byte moving before a request is retried. */
   stallTimeoutS?: number
   onRetry?: (message: string) => void
+  /** Told once per origin whether it is reached directly or through a proxy (for --verbose). */
+  onRoute?: (message: string) => void
+  /** false: accept any certificate from the registry (never the Hub's). */
+  tlsVerify?: boolean
   env?: NodeJS.ProcessEnv
 }
 
@@ -28,15 +34,26 @@ function idleTimeoutMs(opts: NetworkOptions): number {
 /** The Hub at HF_ENDPOINT, with the token from HF_TOKEN or the token file. */
 export function hubClient(opts: NetworkOptions): HubClient {
   const env = opts.env ?? process.env
-  return new HubClient(hubEndpoint(env), findHubToken(env), {maxRetries: retryPolicy(opts).maxRetries, idleTimeoutMs: idleTimeoutMs(opts)})
+  return new HubClient(hubEndpoint(env), findHubToken(env), transportSettings(opts, new Connections({env})))
 }
 
 /** One repository of a registry, with credentials looked up now (never stored). */
 export async function registryClient(registry: RegistryEndpoint, repository: string, opts: NetworkOptions): Promise<RegistryClient> {
-  const credential = await findRegistryCredential(registry.host, {repository, env: opts.env ?? process.env})
-  return new RegistryClient(registry, repository, new RegistryAuth(registry, credential), {
+  const env = opts.env ?? process.env
+  const credential = await findRegistryCredential(registry.host, {repository, env})
+  const settings = transportSettings(
+    opts,
+    new Connections({env, registryOrigin: new URL(registry.baseUrl).origin, tlsVerify: opts.tlsVerify}),
+  )
+  return new RegistryClient(registry, repository, new RegistryAuth(registry, credential, settings), settings)
+}
+
+function transportSettings(opts: NetworkOptions, connections: Connections): TransportSettings {
+  return {
     retry: retryPolicy(opts),
     idleTimeoutMs: idleTimeoutMs(opts),
     onRetry: (what, error, n) => opts.onRetry?.(`${what} (attempt ${n + 1}): ${(error as Error).message}`),
-  })
+    onRoute: (origin, how) => opts.onRoute?.(`${origin}: ${how}`),
+    connections,
+  }
 }

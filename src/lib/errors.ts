@@ -30,3 +30,11 @@ export class UsageError extends ModelcarError {
     this.name = 'UsageError'
   }
 }
+
+/** Inputs are echoed in messages up to this many characters. */
+const ECHO_MAX = 120
+
+/** A user's input quoted JSON-style for a message, shortened when very long. */
+export function quoteInput(s: string): string {
+  return JSON.stringify(s.length > ECHO_MAX ? `${s.slice(0, ECHO_MAX)}…` : s)
+}

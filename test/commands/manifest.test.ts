@@ -13,7 +13,9 @@ interface ManifestCommand {
 
 describe('oclif.manifest.json', () => {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, ManifestCommand>}
-  const sources = readdirSync(join(ROOT, 'src/commands')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3))
+  const sources = readdirSync(join(ROOT, 'src/commands'))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3))
 
   it('lists every command in src/commands and no other', () => {
     expect(Object.keys(manifest.commands).sort()).to.deep.equal([...sources].sort())
@@ -25,8 +27,9 @@ describe('oclif.manifest.json', () => {
       const declared = {...command.baseFlags, ...command.flags, ...(command.enableJsonFlag ? {json: {}} : {})}
       expect(Object.keys(manifest.commands[id].flags).sort()).to.deep.equal(Object.keys(declared).sort())
       expect(Object.keys(manifest.commands[id].args ?? {}).sort()).to.deep.equal(Object.keys(command.args ?? {}).sort())
-      for (const [name, flag] of Object.entries(declared) as Array<[string, {default?: unknown}]>) {
-        if (typeof flag.default !== 'function') expect(manifest.commands[id].flags[name].default, `${id} --${name}`).to.deep.equal(flag.default)
+      for (const [name, flag] of Object.entries<{default?: unknown}>(declared)) {
+        if (typeof flag.default !== 'function')
+          expect(manifest.commands[id].flags[name].default, `${id} --${name}`).to.deep.equal(flag.default)
       }
     })
   }

@@ -17,7 +17,7 @@ const FILES: SimFile[] = [
 /** Deterministic "random" so a failure can be replayed. */
 function chance(seed: number, p: number): () => boolean {
   let s = seed
-  return () => ((s = (s * 48271) % 2147483647) / 2147483647) < p
+  return () => (s = (s * 48271) % 2147483647) / 2147483647 < p
 }
 
 describe('e2e: transient failures on both sides', function () {
@@ -47,21 +47,42 @@ describe('e2e: transient failures on both sides', function () {
       const hubCut = chance(mode === 'chunked' ? 11 : 12, 0.05)
       const regFail = chance(mode === 'chunked' ? 21 : 22, 0.05)
       const kinds = chance(31, 0.5)
+      // One certain cut (the first CDN body), then 5 % at random.
+      hub.injectFault({kind: 'cut', afterBytes: 512 * 1024, origin: 'cdn'})
       hub.injectFault({kind: 'cut', afterBytes: 512 * 1024, times: Infinity, match: () => hubCut()})
       hub.injectFault({kind: 'status', status: 503, times: Infinity, match: () => hubCut()})
       proxy.injectFault({kind: 'status', status: 503, times: Infinity, match: () => regFail() && kinds()})
       proxy.injectFault({kind: 'status', status: 429, retryAfter: 0, times: Infinity, match: () => regFail() && kinds()})
       proxy.injectFault({kind: 'reset', afterBytes: 0, times: Infinity, match: () => regFail()})
       proxy.injectFault({kind: 'reset', afterBytes: 300 * 1024, times: Infinity, match: (m) => m === 'PATCH' && regFail()})
+      const mark = proxy.records.length
+      const hubMark = hub.requests.length
       try {
         const res = await runCli(
-          ['push', '--hf-repo', 'acme/flaky', '--registry', proxy.host, '--target-repo', `flaky/${mode}`, '--upload-mode', mode, '--chunk-mib', '1', '--max-retries', '10', '--verbose'],
+          [
+            'push',
+            '--hf-repo',
+            'acme/flaky',
+            '--registry',
+            proxy.host,
+            '--target-repo',
+            `flaky/${mode}`,
+            '--upload-mode',
+            mode,
+            '--chunk-mib',
+            '1',
+            '--max-retries',
+            '10',
+            '--verbose',
+          ],
           {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: tempStateDb()},
         )
         expect(res.code, res.stderr.slice(-3000)).to.equal(0)
         expect(res.stderr).to.match(/retry:/) // the faults did happen
-        const faulted = proxy.records.filter((r) => r.fault).length
-        expect(faulted).to.be.greaterThan(0)
+        // Faults of this run only (the records are shared by both cases).
+        expect(proxy.records.slice(mark).filter((r) => r.fault).length, 'registry faults').to.be.greaterThan(0)
+        const ranged = hub.requests.slice(hubMark).filter((r) => r.headers.range !== undefined)
+        expect(ranged, 'a cut Hub body was continued with Range').to.not.be.empty
         outputValue(res.stdout, 'MANIFESTDIGEST')
       } finally {
         hub.injectFault({kind: 'status', status: 200, times: 0})

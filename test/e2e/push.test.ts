@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {fileSha256, startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy} from '../fixtures/registry/proxy.js'
+import {layerSize} from '../../src/lib/layer/tar.js'
 import {killStrayClis, outputValue, requireRealTools, runCli, skopeoCopy, umociUnpack, tempStateDb} from './helpers.js'
 
 const HF_TOKEN = 'hf_e2eSecretToken0123456789'
@@ -59,7 +60,9 @@ describe('e2e: modelcar push', function () {
     expect(manifest.mediaType).to.equal('application/vnd.oci.image.manifest.v1+json')
     expect(manifest.config.mediaType).to.equal('application/vnd.oci.image.config.v1+json')
     expect(config.rootfs.diff_ids).to.deep.equal(manifest.layers.map((l) => l.digest))
-    expect(manifest.layers.map((l) => l.annotations['org.opencontainers.image.title'])).to.deep.equal([...FILES.map((f) => f.path)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))))
+    expect(manifest.layers.map((l) => l.annotations['org.opencontainers.image.title'])).to.deep.equal(
+      [...FILES.map((f) => f.path)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+    )
     expect(manifest.annotations['org.opencontainers.image.revision']).to.equal(SHA)
     expect(manifest.annotations['org.opencontainers.image.source']).to.equal(`${hub.endpoint}/acme/tiny`)
     for (const layer of manifest.layers) {
@@ -87,7 +90,19 @@ describe('e2e: modelcar push', function () {
   it('pushes anonymously; skopeo and umoci read back every byte; a second push gives the same digest', async () => {
     const reg = await registry()
     const env = {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()}
-    const args = ['push', '--hf-repo', 'acme/tiny', '--registry', reg.host, '--target-repo', 'models/tiny', '--also-tag', 'latest,stable', '--chunk-mib', '4']
+    const args = [
+      'push',
+      '--hf-repo',
+      'acme/tiny',
+      '--registry',
+      reg.host,
+      '--target-repo',
+      'models/tiny',
+      '--also-tag',
+      'latest,stable',
+      '--chunk-mib',
+      '4',
+    ]
     const first = await runCli(args, env)
     expect(first.code, first.stderr).to.equal(0)
     const digest = outputValue(first.stdout, 'MANIFESTDIGEST')
@@ -97,7 +112,10 @@ describe('e2e: modelcar push', function () {
     expect(`sha256:${createHash('sha256').update(layout.manifestBytes).digest('hex')}`).to.equal(digest)
 
     // Same revision again (tag name this time, one worker, fresh state): same bytes.
-    const again = await runCli([...args.map((a) => (a === 'models/tiny' ? 'models/tiny-again' : a)), '--hf-revision', 'v1', '--workers', '1'], {...env, MODELCAR_STATE_DB: state()})
+    const again = await runCli(
+      [...args.map((a) => (a === 'models/tiny' ? 'models/tiny-again' : a)), '--hf-revision', 'v1', '--workers', '1'],
+      {...env, MODELCAR_STATE_DB: state()},
+    )
     expect(again.code, again.stderr).to.equal(0)
     expect(outputValue(again.stdout, 'MANIFESTDIGEST')).to.equal(digest)
     // With the same state database the blobs are recognised and not re-sent.
@@ -115,7 +133,22 @@ describe('e2e: modelcar push', function () {
     const digests: string[] = []
     for (const mode of ['chunked', 'stream', 'monolithic']) {
       const from = proxy.records.length
-      const res = await runCli(['push', '--hf-repo', 'acme/tiny', '--registry', proxy.host, '--target-repo', `modes/${mode}`, '--upload-mode', mode, '--chunk-mib', '4'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+      const res = await runCli(
+        [
+          'push',
+          '--hf-repo',
+          'acme/tiny',
+          '--registry',
+          proxy.host,
+          '--target-repo',
+          `modes/${mode}`,
+          '--upload-mode',
+          mode,
+          '--chunk-mib',
+          '4',
+        ],
+        {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()},
+      )
       expect(res.code, res.stderr).to.equal(0)
       digests.push(outputValue(res.stdout, 'MANIFESTDIGEST'))
       const patches = proxy.records.slice(from).filter((r) => r.method === 'PATCH')
@@ -163,11 +196,32 @@ describe('e2e: modelcar push', function () {
     hub.injectFault({kind: 'stall', afterBytes: 12 * 1024 * 1024, ms: 3500, origin: 'cdn'})
     const before = hub.requests.length
     const res = await runCli(
-      ['push', '--hf-repo', 'acme/tiny', '--registry', proxy.host, '--target-repo', 'tok/tiny', '--workers', '2', '--chunk-mib', '2', '--verbose'],
+      [
+        'push',
+        '--hf-repo',
+        'acme/tiny',
+        '--registry',
+        proxy.host,
+        '--target-repo',
+        'tok/tiny',
+        '--workers',
+        '2',
+        '--chunk-mib',
+        '2',
+        '--verbose',
+      ],
       {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state(), HF_TOKEN, OCI_USERNAME: 'alice', OCI_PASSWORD: reg.users.alice},
     )
     expect(res.code, res.stderr).to.equal(0)
     expect(reg.tokenServer!.issued.length).to.be.greaterThan(1)
+    // The refresh did not lose the upload: one session per layer was opened (nothing restarted)
+    // and the registry accepted every layer byte exactly once.
+    const uploads = proxy.records.filter((r) => r.url.includes('/blobs/uploads/'))
+    const layers = FILES.reduce((n, f) => n + layerSize(f.path, f.size), 0)
+    const accepted = uploads.filter((r) => r.method === 'PATCH' && r.status === 202).reduce((n, r) => n + r.forwardedBytes, 0)
+    expect(accepted).to.equal(layers)
+    const sessions = uploads.filter((r) => r.method === 'POST' && r.status === 202)
+    expect(sessions, 'one upload session per layer and one for the config').to.have.length(FILES.length + 1)
     await checkImage(`${proxy.host}/tok/tiny:${SHA.slice(0, 12)}`, `alice:${reg.users.alice}`)
 
     const hubRequests = hub.requests.slice(before)
@@ -182,7 +236,9 @@ describe('e2e: modelcar push', function () {
     const basic = Buffer.from(`alice:${reg.users.alice}`).toString('base64')
     for (const r of hubRequests) expect(all(r.headers)).not.to.include(basic).and.not.to.include(reg.users.alice)
     // And no secret is printed.
-    expect(res.stderr + res.stdout).not.to.include(HF_TOKEN).and.not.to.include(reg.users.alice)
+    expect(res.stderr + res.stdout)
+      .not.to.include(HF_TOKEN)
+      .and.not.to.include(reg.users.alice)
   })
 
   it('gives one-line errors for unknown repos, revisions and private repos without a token', async () => {
@@ -191,7 +247,10 @@ describe('e2e: modelcar push', function () {
     const cases: Array<[string[], RegExp]> = [
       [['--hf-repo', 'acme/nope'], /^Error: Hugging Face repo "acme\/nope" was not found, or it is private/],
       [['--hf-repo', 'acme/secret'], /^Error: Hugging Face repo "acme\/secret" was not found, or it is private/],
-      [['--hf-repo', 'acme/tiny', '--hf-revision', 'no-such-branch'], /^Error: Revision "no-such-branch" was not found in Hugging Face repo "acme\/tiny"/],
+      [
+        ['--hf-repo', 'acme/tiny', '--hf-revision', 'no-such-branch'],
+        /^Error: Revision "no-such-branch" was not found in Hugging Face repo "acme\/tiny"/,
+      ],
       [['--hf-repo', 'acme/tiny', '--include', '*.nothing'], /none matched --include\/--exclude/],
       [['--hf-repo', 'acme/tiny', '--workers', '9'], /--workers must be a whole number from 1 to 8/],
       [['--hf-repo', 'acme/tiny', '--target-repo', 'Bad Repo'], /--target-repo/],
@@ -206,12 +265,17 @@ describe('e2e: modelcar push', function () {
     for (const repo of ['acme/tiny', 'acme/secret']) {
       const res = await runCli([...base, '--hf-repo', repo], {...env, HF_TOKEN: 'hf_not_a_valid_token'})
       expect(res.code, res.stderr).to.equal(2)
-      expect(res.stderr.trim()).to.equal('Error: Hugging Face rejected the token from HF_TOKEN (401 invalid credentials): set HF_TOKEN to a valid token, or unset it for public repos.')
+      expect(res.stderr.trim()).to.equal(
+        'Error: Hugging Face rejected the token from HF_TOKEN (401 invalid credentials): set HF_TOKEN to a valid token, or unset it for public repos.',
+      )
     }
   })
 
   it('--json errors are one JSON document on stdout with the same exit code', async () => {
-    const res = await runCli(['push', '--hf-repo', 'acme/nope', '--registry', '127.0.0.1:9', '--target-repo', 'x/y', '--json'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: state()})
+    const res = await runCli(['push', '--hf-repo', 'acme/nope', '--registry', '127.0.0.1:9', '--target-repo', 'x/y', '--json'], {
+      HF_ENDPOINT: hub.endpoint,
+      MODELCAR_STATE_DB: state(),
+    })
     expect(res.code).to.equal(2)
     const doc = JSON.parse(res.stdout)
     expect(doc.error).to.include({code: 'E_HF_REPO_NOT_FOUND', exitCode: 2})
@@ -220,7 +284,10 @@ describe('e2e: modelcar push', function () {
 
   it('--dry-run plans without touching the registry or the state database', async () => {
     const db = state()
-    const res = await runCli(['push', '--hf-repo', 'acme/tiny', '--registry', '127.0.0.1:9', '--target-repo', 'x/y', '--dry-run', '--json'], {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: db})
+    const res = await runCli(
+      ['push', '--hf-repo', 'acme/tiny', '--registry', '127.0.0.1:9', '--target-repo', 'x/y', '--dry-run', '--json'],
+      {HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: db},
+    )
     expect(res.code, res.stderr).to.equal(0)
     const plan = JSON.parse(res.stdout)
     expect(plan.sha).to.equal(SHA)

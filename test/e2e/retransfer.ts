@@ -14,9 +14,16 @@ import type {ProxyRequestRecord} from '../fixtures/registry/proxy.js'
 
 type Interval = [number, number]
 /** Bytes moved: of which file (none: an abandoned, unknown upload session) from where. */
-interface Piece {file?: string; start?: number; bytes: number}
+interface Piece {
+  file?: string
+  start?: number
+  bytes: number
+}
 /** Repeated bytes charged to each kill (`perKill[i]`: after kill i); `other`: repeats no kill explains. */
-export interface Charges {perKill: number[]; other: number}
+export interface Charges {
+  perKill: number[]
+  other: number
+}
 
 export class RetransferLedger {
   private readonly sessionFile = new Map<string, string>()
@@ -43,15 +50,26 @@ export class RetransferLedger {
    * kill that ended its attempt: its bytes are sent again from byte 0.
    */
   reuploads(attempts: ProxyRequestRecord[][]): Charges {
-    const committed = new Set(attempts.flat().filter((r) => r.method === 'PUT' && r.status === 201).map((r) => sessionId(r.url)))
-    return chargeRepeats(attempts.map((records) => records.filter((r) => r.method === 'PATCH').flatMap((r): Piece[] => {
-      const uuid = sessionId(r.url)
-      const start = /^(\d+)-/.exec(String(r.headers['content-range'] ?? ''))
-      const file = uuid && this.sessionFile.get(uuid)
-      if (file && start) return [{file, start: Number(start[1]), bytes: r.requestBytes}]
-      if (uuid && committed.has(uuid)) return [] // a fresh upload of a file too small to be seen checkpointed
-      return [{bytes: r.requestBytes}]
-    })))
+    const committed = new Set(
+      attempts
+        .flat()
+        .filter((r) => r.method === 'PUT' && r.status === 201)
+        .map((r) => sessionId(r.url)),
+    )
+    return chargeRepeats(
+      attempts.map((records) =>
+        records
+          .filter((r) => r.method === 'PATCH')
+          .flatMap((r): Piece[] => {
+            const uuid = sessionId(r.url)
+            const start = /^(\d+)-/.exec(String(r.headers['content-range'] ?? ''))
+            const file = uuid && this.sessionFile.get(uuid)
+            if (file && start) return [{file, start: Number(start[1]), bytes: r.requestBytes}]
+            if (uuid && committed.has(uuid)) return [] // a fresh upload of a file too small to be seen checkpointed
+            return [{bytes: r.requestBytes}]
+          }),
+      ),
+    )
   }
 
   private poll(): void {
@@ -59,7 +77,10 @@ export class RetransferLedger {
     let conn: Database.Database | undefined
     try {
       conn = new Database(this.db, {readonly: true, fileMustExist: true})
-      const rows = conn.prepare('SELECT path, upload_location FROM run_files WHERE upload_location IS NOT NULL').all() as Array<{path: string; upload_location: string}>
+      const rows = conn.prepare('SELECT path, upload_location FROM run_files WHERE upload_location IS NOT NULL').all() as Array<{
+        path: string
+        upload_location: string
+      }>
       for (const row of rows) {
         const uuid = sessionId(row.upload_location)
         if (uuid) this.sessionFile.set(uuid, row.path)
@@ -95,7 +116,11 @@ function union(have: Interval[], piece: Interval): Interval[] {
 
 /** What each kill cost in bytes read again from the Hub, from the simulator's records of each attempt. */
 export function hubRereads(attempts: RecordedRequest[][]): Charges {
-  return chargeRepeats(attempts.map((records) => records.flatMap((r) => (r.served ? [{file: r.served.path, start: r.served.start, bytes: r.served.bytes}] : []))))
+  return chargeRepeats(
+    attempts.map((records) =>
+      records.flatMap((r) => (r.served ? [{file: r.served.path, start: r.served.start, bytes: r.served.bytes}] : [])),
+    ),
+  )
 }
 
 /**
@@ -131,7 +156,10 @@ export function filesInFlight(db: string, since: number): number {
 
 /** Layer bytes the run's state says the registry acknowledged: finished files, and checkpoints. */
 export function acknowledgedBytes(db: string): number {
-  return query<{n: number}>(db, `SELECT COALESCE(SUM(CASE WHEN status = 'done' THEN layer_size ELSE COALESCE(upload_offset, 0) END), 0) AS n FROM run_files`).n
+  return query<{n: number}>(
+    db,
+    `SELECT COALESCE(SUM(CASE WHEN status = 'done' THEN layer_size ELSE COALESCE(upload_offset, 0) END), 0) AS n FROM run_files`,
+  ).n
 }
 
 function query<T>(db: string, sql: string): T {

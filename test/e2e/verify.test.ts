@@ -10,8 +10,10 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {promisify} from 'node:util'
 import {gzipSync} from 'node:zlib'
+import {bytes} from '../../src/lib/ui/format.js'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {startFaultProxy} from '../fixtures/registry/proxy.js'
 import {type CliRun, outputValue, requireRealTools, runCli, tempStateDb} from './helpers.js'
 
 const execFileP = promisify(execFile)
@@ -53,7 +55,10 @@ describe('e2e: modelcar verify', function () {
   const verify = (args: string[], extra: NodeJS.ProcessEnv = {}) => runCli(['verify', ...args], {...env, ...extra})
   const json = (run: CliRun) => JSON.parse(run.stdout)
   const push = async (hfRepo: string, repo: string, extra: string[] = []) => {
-    const res = await runCli(['push', '--hf-repo', hfRepo, '--registry', reg.host, '--target-repo', repo, '--target-tag', 'v1', ...extra], {...env, MODELCAR_STATE_DB: state()})
+    const res = await runCli(['push', '--hf-repo', hfRepo, '--registry', reg.host, '--target-repo', repo, '--target-tag', 'v1', ...extra], {
+      ...env,
+      MODELCAR_STATE_DB: state(),
+    })
     expect(res.code, res.stderr).to.equal(0)
     return outputValue(res.stdout, 'MANIFESTDIGEST')
   }
@@ -71,12 +76,20 @@ describe('e2e: modelcar verify', function () {
     hub = await startHubSim({
       repos: [
         {id: 'acme/tiny', commits: [{sha: SHA, files: FILES}]},
-        {id: 'acme/other', commits: [{sha: 'd'.repeat(40), files: [{path: 'weights.bin', size: 300_000, lfs: true, seed: 'other weights'}]}]},
+        {
+          id: 'acme/other',
+          commits: [{sha: 'd'.repeat(40), files: [{path: 'weights.bin', size: 300_000, lfs: true, seed: 'other weights'}]}],
+        },
       ],
     })
     reg = await startRegistry({deleteEnabled: true})
     env = {HF_ENDPOINT: hub.endpoint}
-    const [d] = await Promise.all([push('acme/tiny', 'm/tiny'), push('acme/tiny', 'm/sub', ['--include', '*.json']), push('acme/tiny', 'm/broken'), push('acme/other', 'm/other')])
+    const [d] = await Promise.all([
+      push('acme/tiny', 'm/tiny'),
+      push('acme/tiny', 'm/sub', ['--include', '*.json']),
+      push('acme/tiny', 'm/broken'),
+      push('acme/other', 'm/other'),
+    ])
     digest = d
   })
   after(async () => {
@@ -110,9 +123,18 @@ describe('e2e: modelcar verify', function () {
 
   it('verifies each platform manifest of an index', async () => {
     const manifestBytes = Buffer.from(await (await api(`m/tiny/manifests/${digest}`, {headers: {accept: OCI_MANIFEST}})).arrayBuffer())
-    const entry = (architecture: string) => ({mediaType: OCI_MANIFEST, digest, size: manifestBytes.length, platform: {os: 'linux', architecture}})
+    const entry = (architecture: string) => ({
+      mediaType: OCI_MANIFEST,
+      digest,
+      size: manifestBytes.length,
+      platform: {os: 'linux', architecture},
+    })
     const index = {schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry('amd64'), entry('arm64')]}
-    const res = await api('m/tiny/manifests/multi', {method: 'PUT', headers: {'content-type': index.mediaType}, body: JSON.stringify(index)})
+    const res = await api('m/tiny/manifests/multi', {
+      method: 'PUT',
+      headers: {'content-type': index.mediaType},
+      body: JSON.stringify(index),
+    })
     expect(res.status, await res.text()).to.equal(201)
     const run = await verify([`${reg.host}/m/tiny:multi`])
     expect(run.code, run.stderr).to.equal(0)
@@ -120,6 +142,64 @@ describe('e2e: modelcar verify', function () {
     expect(run.stdout).to.match(/^[0-9a-f]{12}\s+index\s+ok$/m)
     expect(run.stdout).to.match(/^[0-9a-f]{12}\s+layer\s+linux\/arm64\s+config\.json\s+ok$/m)
     expect(run.stdout).to.match(/: 13 blobs, 13 ok$/m)
+  })
+
+  it('ls lists the files of an image from its manifest, per platform for an index, and layers that name no file', async () => {
+    const m = await manifestOf('m/tiny', 'v1')
+    const ls = (args: string[]) => runCli(['ls', ...args], env)
+    const [plain, asJson] = await Promise.all([ls([`${reg.host}/m/tiny:v1`]), ls([`${reg.host}/m/tiny@${digest}`, '--json'])])
+    expect(plain.code, plain.stderr).to.equal(0)
+    const row = (title: string) => {
+      const l = layerOf(m, title)
+      return [title, bytes(l.size), l.annotations['dev.modelcar.content.sha256'].slice(0, 12), l.digest.slice(7, 19)]
+    }
+    const lines = plain.stdout.trimEnd().split('\n')
+    expect(lines[0]).to.equal(`acme/tiny@${SHA.slice(0, 12)} (${digest.slice(7, 19)})`)
+    expect(lines[1]).to.match(/^PATH\s+LAYER SIZE\s+SHA256\s+LAYER$/)
+    const titles = ['config.json', LONG, 'model.safetensors', 'tokenizer.json']
+    expect(lines.slice(2, 6).map((l) => l.split(/\s{2,}/))).to.deep.equal(titles.map(row))
+    expect(row('model.safetensors')[1]).to.equal('2.0 MiB')
+    expect(lines[6]).to.match(/^4 files, 2\.\d MiB in layers$/)
+    const result = JSON.parse(asJson.stdout)
+    expect(result).to.include({reference: `${reg.host}/m/tiny@${digest}`, manifestDigest: digest})
+    expect(result.images).to.have.length(1)
+    expect(result.images[0]).to.include({manifestDigest: digest, hfRepo: 'acme/tiny', revision: SHA})
+    expect(result.images[0].files).to.deep.equal(
+      titles.map((title) => {
+        const l = layerOf(m, title)
+        return {path: title, layerSize: l.size, sha256: l.annotations['dev.modelcar.content.sha256'], layerDigest: l.digest}
+      }),
+    )
+    expect(result.images[0].unnamedLayers).to.deep.equal([])
+
+    const manifestBytes = Buffer.from(await (await api(`m/tiny/manifests/${digest}`, {headers: {accept: OCI_MANIFEST}})).arrayBuffer())
+    const entry = (architecture: string) => ({
+      mediaType: OCI_MANIFEST,
+      digest,
+      size: manifestBytes.length,
+      platform: {os: 'linux', architecture},
+    })
+    const index = {schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry('amd64'), entry('arm64')]}
+    const put = await api('m/tiny/manifests/ls-multi', {
+      method: 'PUT',
+      headers: {'content-type': index.mediaType},
+      body: JSON.stringify(index),
+    })
+    expect(put.status, await put.text()).to.equal(201)
+    const multi = await ls([`${reg.host}/m/tiny:ls-multi`])
+    expect(multi.code, multi.stderr).to.equal(0)
+    expect(multi.stdout).to.include(`linux/amd64 (${digest.slice(7, 19)}) acme/tiny@${SHA.slice(0, 12)}\nPATH`)
+    expect(multi.stdout).to.include(`\n\nlinux/arm64 (${digest.slice(7, 19)}) acme/tiny@${SHA.slice(0, 12)}\nPATH`)
+
+    const third = await ls([await pushThirdParty(reg)])
+    expect(third.code, third.stderr).to.equal(0)
+    const [summary, unnamed] = third.stdout.trimEnd().split('\n')
+    expect(summary).to.equal('0 files, 0 B in layers')
+    expect(unnamed.startsWith('2 layers have no file annotation (org.opencontainers.image.title): ')).to.equal(true)
+    expect(unnamed).to.match(/: [0-9a-f]{12} \(\d+ B\), [0-9a-f]{12} \(.+\)$/)
+    const missing = await ls([`${reg.host}/m/tiny:nope`])
+    expect(missing.code).to.equal(1)
+    expect(missing.stderr).to.equal(`Error: ${reg.host}/m/tiny:nope does not exist: the registry has no manifest nope (404).\n`)
   })
 
   it('reports Hub files missing from an image pushed with --include, unless verify gets the same filter', async () => {
@@ -130,7 +210,9 @@ describe('e2e: modelcar verify', function () {
     expect(all.code, all.stderr).to.equal(4)
     expect(all.stdout).to.match(/^model\.safetensors\s+missing from image/m)
     expect(all.stdout).to.match(/^deep\/nested.*\.bin\s+missing from image/m)
-    expect(all.stderr).to.match(/^Error: .*m\/sub:v1 is not what it claims: Hub file deep\/.*: missing from image.*; Hub file model\.safetensors: missing from image/)
+    expect(all.stderr).to.match(
+      /^Error: .*m\/sub:v1 is not what it claims: Hub file deep\/.*: missing from image.*; Hub file model\.safetensors: missing from image/,
+    )
     expect(all.stderr.trim().split('\n')).to.have.length(1)
     expect(same.code, same.stderr).to.equal(0)
   })
@@ -160,20 +242,58 @@ describe('e2e: modelcar verify', function () {
     expect(json(deep).error.message).to.match(/Hub file tokenizer\.json: content mismatch \(git blob id/)
   })
 
+  it('refuses a hostile hf.repo or revision annotation before any Hub request', async () => {
+    const m = await manifestOf('m/tiny', 'v1')
+    await putManifest('m/tiny', 'evil-repo', {...m, annotations: {...m.annotations, 'dev.modelcar.hf.repo': '../../api/whoami?x='}})
+    const evilRevision = {...m.annotations, 'org.opencontainers.image.revision': '../../../api/whoami?x='}
+    await putManifest('m/tiny', 'evil-rev', {...m, annotations: evilRevision})
+    const before = hub.requests.length
+    const repo = await verify([`${reg.host}/m/tiny:evil-repo`, '--against-hf'])
+    const rev = await verify([`${reg.host}/m/tiny:evil-rev`, '--against-hf', '--json'])
+    expect(hub.requests.slice(before).map((r) => r.url)).to.deep.equal([])
+    expect(repo.code, repo.stderr).to.equal(1)
+    expect(repo.stdout).to.include(
+      'Hub: not compared (annotation dev.modelcar.hf.repo "../../api/whoami?x=" is not a Hub repo id ' +
+        '(repo ids are "name" or "org/name"): the Hub was not asked)',
+    )
+    expect(repo.stderr.trim().split('\n')).to.have.length(1)
+    expect(rev.code, rev.stderr).to.equal(1)
+    const revisionError = 'annotation org.opencontainers.image.revision "../../../api/whoami?x=" is not a commit sha or ref'
+    expect(json(rev).hub[0].error.startsWith(revisionError)).to.equal(true)
+  })
+
   it('reports a layer blob deleted through the registry API as missing, naming blob and file', async () => {
     const layer = layerOf(await manifestOf('m/broken', 'v1'), 'tokenizer.json')
     const del = await api(`m/broken/blobs/${layer.digest}`, {method: 'DELETE'})
     expect(del.status).to.equal(202)
-    const [plain, asJson] = await Promise.all([verify([`${reg.host}/m/broken:v1`]), verify([`${reg.host}/m/broken:v1`, '--deep', '--json'])])
+    const [plain, asJson] = await Promise.all([
+      verify([`${reg.host}/m/broken:v1`]),
+      verify([`${reg.host}/m/broken:v1`, '--deep', '--json']),
+    ])
     expect(plain.code, plain.stderr).to.equal(4)
-    expect(plain.stdout).to.match(new RegExp(`^${layer.digest.slice(7, 19)}\\s+layer\\s+tokenizer\\.json\\s+missing: the registry answers 404$`, 'm'))
+    expect(plain.stdout).to.match(
+      new RegExp(`^${layer.digest.slice(7, 19)}\\s+layer\\s+tokenizer\\.json\\s+missing: the registry answers 404$`, 'm'),
+    )
     expect(plain.stdout).to.match(/^WRONG .*: 6 blobs, 5 ok, 1 missing$/m)
-    expect(plain.stderr).to.equal(`Error: ${reg.host}/m/broken:v1 is not what it claims: layer ${layer.digest.slice(7, 19)} (tokenizer.json): missing (the registry answers 404)\n`)
+    const repair =
+      `modelcar push --hf-repo acme/tiny --hf-revision ${SHA} --registry ${reg.host} --target-repo m/broken --target-tag v1 ` +
+      `--include config.json --include ${LONG} --include model.safetensors --include tokenizer.json`
+    expect(plain.stderr).to.equal(
+      `Error: ${reg.host}/m/broken:v1 is not what it claims: layer ${layer.digest.slice(7, 19)} (tokenizer.json): ` +
+        `missing (the registry answers 404); to repair, push again: ${repair}\n`,
+    )
     const result = json(asJson)
     expect(asJson.code).to.equal(4)
     expect(result).to.include({verdict: 'wrong', exitCode: 4})
     expect(result.error).to.include({code: 'E_IMAGE_WRONG', exitCode: 4})
     expect(result.summary.byResult).to.deep.equal({ok: 5, missing: 1})
+    expect(result.blobs.find((b: {result: string}) => b.result === 'missing').repair).to.equal(`push again: ${repair}`)
+    // The command does repair it: the same image, the blob back.
+    const fixed = await runCli(repair.split(' ').slice(1), {...env, MODELCAR_STATE_DB: state()})
+    expect(fixed.code, fixed.stderr).to.equal(0)
+    expect(outputValue(fixed.stdout, 'MANIFESTDIGEST')).to.equal(json(asJson).manifestDigest)
+    const after = await verify([`${reg.host}/m/broken:v1`, '--deep'])
+    expect(after.code, after.stderr).to.equal(0)
   })
 
   it('finds a blob overwritten on disk with other bytes of the same length only with --deep', async () => {
@@ -187,11 +307,48 @@ describe('e2e: modelcar verify', function () {
     expect(deep.code, deep.stderr).to.equal(4)
     const row = deep.stdout.split('\n').find((l) => l.startsWith(layer.digest.slice(7, 19)))!
     expect(row).to.match(/layer\s+weights\.bin\s+digest mismatch: its bytes hash to sha256:[0-9a-f]{64} \(\+1 more\)$/)
-    expect(deep.stderr).to.match(new RegExp(`^Error: .*m/other:v1 is not what it claims: layer ${layer.digest.slice(7, 19)} \\(weights\\.bin\\): digest mismatch`))
+    expect(deep.stderr).to.match(
+      new RegExp(`^Error: .*m/other:v1 is not what it claims: layer ${layer.digest.slice(7, 19)} \\(weights\\.bin\\): digest mismatch`),
+    )
     const again = await verify([`${reg.host}/m/other:v1`, '--deep', '--json'])
-    const problems = json(again).blobs.find((b: {title?: string}) => b.title === 'weights.bin').problems.map((p: {kind: string; detail: string}) => `${p.kind}: ${p.detail}`)
+    const problems = json(again)
+      .blobs.find((b: {title?: string}) => b.title === 'weights.bin')
+      .problems.map((p: {kind: string; detail: string}) => `${p.kind}: ${p.detail}`)
     expect(problems[0]).to.match(/^digest mismatch/)
     expect(problems[1]).to.match(/^content mismatch: models\/weights\.bin has sha256 [0-9a-f]{12}…, the annotation says/)
+  })
+
+  it('refuses a manifest whose bytes do not hash to the @sha256 of the reference (same length, one byte changed on disk)', async () => {
+    // Its own manifest (no other test shares the blob file changed here).
+    const forged = await push('acme/tiny', 'm/forged', ['--exclude', '*.json', '--hf-revision', SHA])
+    const path = reg.blobPath(forged)
+    const bytes = readFileSync(path)
+    const at = bytes.indexOf(Buffer.from(SHA))
+    expect(at).to.be.greaterThan(0)
+    bytes[at] = bytes[at] === 0x61 ? 0x62 : 0x61 // inside the revision annotation: still valid JSON
+    writeFileSync(path, bytes)
+    for (const ref of [`${reg.host}/m/forged@${forged}`, `${reg.host}/m/forged:v1`]) {
+      const res = await verify([ref])
+      expect(res.code, `${ref}: ${res.stderr}`).to.equal(4)
+      expect(res.stderr, ref)
+        .to.match(/manifest/i)
+        .and.to.include(forged.slice(7, 19))
+    }
+  })
+
+  it('refuses a registry whose Docker-Content-Digest header names other bytes than it sends', async () => {
+    const proxy = await startFaultProxy(reg.url)
+    try {
+      const liar = `sha256:${'a'.repeat(64)}`
+      proxy.onResponse = (req, res) => {
+        if (req.path.includes('/manifests/')) res.headers['docker-content-digest'] = liar
+      }
+      const res = await verify([`${proxy.host}/m/tiny:v1`])
+      expect(res.code, res.stderr).to.equal(4)
+      expect(res.stderr).to.include(liar.slice(7, 19))
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('reports manifests that reference a missing blob or state a wrong size, and a missing tag', async () => {
@@ -208,9 +365,13 @@ describe('e2e: modelcar verify', function () {
       verify([`${reg.host}/m/tiny:v1`, '--deep', '--workers', '9']),
     ])
     expect(res.code, res.stderr).to.equal(4)
-    const rows = Object.fromEntries(json(res).blobs.map((b: {kind: string; title?: string; result: string}) => [b.title ?? b.kind, b.result]))
+    const rows = Object.fromEntries(
+      json(res).blobs.map((b: {kind: string; title?: string; result: string}) => [b.title ?? b.kind, b.result]),
+    )
     expect(rows).to.include({'ghost.bin': 'missing', 'config.json': 'size mismatch', config: 'content mismatch', manifest: 'ok'})
-    expect(json(res).error.message).to.match(/layer [0-9a-f]{12} \(config\.json\): size mismatch \(the registry has \d+ bytes, the manifest says \d+\)/)
+    expect(json(res).error.message).to.match(
+      /layer [0-9a-f]{12} \(config\.json\): size mismatch \(the registry has \d+ bytes, the manifest says \d+\)/,
+    )
     expect(json(res).error.message).to.match(/config [0-9a-f]{12}: content mismatch \(rootfs\.diff_ids has 4 entries for 5 layers\)/)
     expect(absent.code).to.equal(4)
     expect(absent.stdout).to.match(/^-\s+manifest\s+missing: the registry has no manifest no-such-tag \(404\)$/m)
@@ -228,7 +389,9 @@ describe('e2e: modelcar verify', function () {
     const [config, gz, bad] = json(deep).blobs.slice(1)
     expect(config.result).to.equal('ok') // diff_ids, including the gzip layer's uncompressed digest
     expect(gz).to.include({mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', result: 'ok'})
-    expect(gz.files).to.deep.equal([{path: 'models/ok.txt', size: 3, sha256: createHash('sha256').update('ok\n').digest('hex'), gitOid: gitOid('ok\n')}])
+    expect(gz.files).to.deep.equal([
+      {path: 'models/ok.txt', size: 3, sha256: createHash('sha256').update('ok\n').digest('hex'), gitOid: gitOid('ok\n')},
+    ])
     expect(bad.result).to.equal('hygiene')
     expect(bad.problems.map((p: {detail: string}) => p.detail)).to.have.members([
       '"../evil" climbs out with ".."',
@@ -244,7 +407,10 @@ describe('e2e: modelcar verify', function () {
     const tokenReg = await startRegistry({auth: 'token', anonymousAccess: 'pull'})
     try {
       const creds = {OCI_USERNAME: 'alice', OCI_PASSWORD: tokenReg.users.alice}
-      const pushed = await runCli(['push', '--hf-repo', 'acme/other', '--registry', tokenReg.host, '--target-repo', 'tok/other', '--target-tag', 'v1'], {...env, ...creds, MODELCAR_STATE_DB: state()})
+      const pushed = await runCli(
+        ['push', '--hf-repo', 'acme/other', '--registry', tokenReg.host, '--target-repo', 'tok/other', '--target-tag', 'v1'],
+        {...env, ...creds, MODELCAR_STATE_DB: state()},
+      )
       expect(pushed.code, pushed.stderr).to.equal(0)
       const [anon, alice, wrong] = await Promise.all([
         verify([`${tokenReg.host}/tok/other:v1`, '--deep']),
@@ -281,7 +447,10 @@ function storeManifest(reg: TestRegistry, repo: string, tag: string, bytes: Buff
 }
 
 function gitOid(text: string): string {
-  return createHash('sha1').update(`blob ${Buffer.byteLength(text)}\0`).update(text).digest('hex')
+  return createHash('sha1')
+    .update(`blob ${Buffer.byteLength(text)}\0`)
+    .update(text)
+    .digest('hex')
 }
 
 function sha256(data: Buffer | string): string {
@@ -296,7 +465,13 @@ function sha256(data: Buffer | string): string {
 async function pushThirdParty(reg: TestRegistry): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'mc-3p-'))
   const tar = async (cwd: string, args: string[]) =>
-    (await execFileP('tar', ['--format=gnu', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--sort=name', '-cf', '-', ...args], {cwd, encoding: 'buffer', maxBuffer: 16 << 20})).stdout
+    (
+      await execFileP(
+        'tar',
+        ['--format=gnu', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--sort=name', '-cf', '-', ...args],
+        {cwd, encoding: 'buffer', maxBuffer: 16 << 20},
+      )
+    ).stdout
   const clean = join(root, 'clean')
   mkdirSync(join(clean, 'models'), {recursive: true})
   writeFileSync(join(clean, 'models/ok.txt'), 'ok\n')
@@ -320,7 +495,12 @@ async function pushThirdParty(reg: TestRegistry): Promise<string> {
     return {digest: d, size: Buffer.byteLength(data)}
   }
   const gz = gzipSync(cleanTar)
-  const config = JSON.stringify({architecture: 'amd64', os: 'linux', config: {}, rootfs: {type: 'layers', diff_ids: [sha256(cleanTar), sha256(dirtyTar)]}})
+  const config = JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    config: {},
+    rootfs: {type: 'layers', diff_ids: [sha256(cleanTar), sha256(dirtyTar)]},
+  })
   const manifest = JSON.stringify({
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
@@ -332,7 +512,13 @@ async function pushThirdParty(reg: TestRegistry): Promise<string> {
   })
   const m = put(manifest)
   writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}')
-  writeFileSync(join(layout, 'index.json'), JSON.stringify({schemaVersion: 2, manifests: [{mediaType: OCI_MANIFEST, ...m, annotations: {'org.opencontainers.image.ref.name': 'v1'}}]}))
+  writeFileSync(
+    join(layout, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{mediaType: OCI_MANIFEST, ...m, annotations: {'org.opencontainers.image.ref.name': 'v1'}}],
+    }),
+  )
   const ref = `${reg.host}/third/party:v1`
   await execFileP('skopeo', ['copy', '--preserve-digests', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${ref}`])
   return ref

@@ -42,7 +42,10 @@ export const savedStateSize = native?.stateSize ?? 0
 class SaveableSha256 implements Sha256 {
   private readonly state: Buffer
 
-  constructor(private readonly lib: NativeSha256, saved?: Buffer) {
+  constructor(
+    private readonly lib: NativeSha256,
+    saved?: Buffer,
+  ) {
     this.state = Buffer.alloc(lib.stateSize)
     if (!saved) lib.init(this.state)
     else if (saved.length === lib.stateSize) saved.copy(this.state)

@@ -7,14 +7,43 @@ const CONTROL = /\p{Cc}/u
 // A lone UTF-16 surrogate cannot be written as UTF-8 in a tar header.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
-/** A path quoted for a terminal: every control character escaped, C1 included (U+009B is CSI). */
+// Invisible characters that change how a name reads: bidi controls, zero-width
+// characters, soft hyphens (Unicode's "format" category).
+const INVISIBLE = /\p{Cf}/gu
+
+/** A path quoted for a terminal: control and invisible characters escaped, C1 included (U+009B is CSI). */
 export function quotePath(path: string): string {
-  return JSON.stringify(path).replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return JSON.stringify(path).replace(/[\p{Cc}\p{Cf}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/**
+ * Names a person could misread: invisible or bidi characters, and names
+ * that look like another file's once those are dropped and compatibility
+ * forms folded (NFKC). Pushed all the same, but said in the plan.
+ */
+export function confusableNames(paths: string[]): string[] {
+  const warnings: string[] = []
+  const looks = new Map<string, string>()
+  for (const path of paths) {
+    const invisible = path.match(INVISIBLE)
+    if (invisible) {
+      const codes = [...new Set(invisible)].map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`).join(', ')
+      warnings.push(`${quotePath(path)} contains invisible or bidi characters (${codes}): its name does not read as it is`)
+    }
+    const key = path.replace(INVISIBLE, '').normalize('NFKC')
+    const twin = looks.get(key)
+    if (twin !== undefined) warnings.push(`${quotePath(path)} looks the same as ${quotePath(twin)}`)
+    else looks.set(key, path)
+  }
+  return warnings
 }
 
 export function checkRepoPath(path: string): void {
   const bad = (why: string) =>
-    new UsageError(`The Hub listed an unsafe file path ${quotePath(path)} (${why}); refusing to push this repo. Check HF_ENDPOINT points at a trustworthy Hub.`, 'E_UNSAFE_PATH')
+    new UsageError(
+      `The Hub listed an unsafe file path ${quotePath(path)} (${why}); refusing to push this repo. Check HF_ENDPOINT points at a trustworthy Hub.`,
+      'E_UNSAFE_PATH',
+    )
   if (typeof path !== 'string' || path.length === 0) throw bad('empty')
   if (CONTROL.test(path)) throw bad('control character')
   if (LONE_SURROGATE.test(path)) throw bad('invalid Unicode')
@@ -34,7 +63,10 @@ export function checkRepoPath(path: string): void {
 export function checkRepoPaths(paths: string[]): void {
   const seen = new Map<string, string>()
   const refuse = (path: string, why: string) =>
-    new UsageError(`The Hub listed file ${quotePath(path)} that ${why}; refusing to push this repo. Check HF_ENDPOINT points at a trustworthy Hub.`, 'E_UNSAFE_PATH')
+    new UsageError(
+      `The Hub listed file ${quotePath(path)} that ${why}; refusing to push this repo. Check HF_ENDPOINT points at a trustworthy Hub.`,
+      'E_UNSAFE_PATH',
+    )
   for (const path of paths) {
     checkRepoPath(path)
     const key = path.normalize('NFC')

@@ -3,6 +3,8 @@
 import {readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
+import {quoteInput as q, UsageError} from '../errors.js'
+import {redactUserinfo} from '../net/proxy.js'
 
 export interface HubToken {
   value: string
@@ -28,13 +30,23 @@ export function findHubToken(env: NodeJS.ProcessEnv = process.env, home = homedi
 
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co'
 
+/**
+ * The Hub's base URL from HF_ENDPOINT. Credentials in it are refused, never
+ * used: they would be sent to every host a redirect leads to and printed in
+ * messages and the run history. The token belongs in HF_TOKEN.
+ */
 export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): URL {
   const raw = (env.HF_ENDPOINT || DEFAULT_HF_ENDPOINT).replace(/\/+$/, '')
   let url: URL
   try {
     url = new URL(raw)
   } catch {
-    throw new Error(`HF_ENDPOINT "${raw}" is not a URL: set it to e.g. https://huggingface.co`)
+    throw new UsageError(`HF_ENDPOINT ${q(redactUserinfo(raw))} is not a URL: set it to e.g. https://huggingface.co.`, 'E_HF_ENDPOINT')
+  }
+  if (url.username !== '' || url.password !== '') {
+    // Rebuilt from the parsed parts: a password holding '@' or '/' leaves nothing behind.
+    const shown = `${url.protocol}//***@${url.host}${url.pathname === '/' ? '' : url.pathname}`
+    throw new UsageError(`HF_ENDPOINT must not carry credentials (${shown}): put the token in HF_TOKEN.`, 'E_HF_ENDPOINT')
   }
   return url
 }

@@ -1,24 +1,22 @@
 // The data path's HTTP: node:http(s) directly. Node 20's fetch tees streamed
 // bodies (buffering whole uploads) and ky clones every body, so blob bytes
-// travel here; ky serves the small JSON/HEAD/token/manifest calls.
+// travel here; ky serves the small JSON/HEAD/token/manifest calls. Which agent
+// (direct, proxied, which TLS trust) is the caller's choice: net/connections.ts.
 import http from 'node:http'
 import https from 'node:https'
 import type {IncomingHttpHeaders, IncomingMessage} from 'node:http'
 import {ModelcarError} from '../errors.js'
-
-// Sockets buffer up to 256 KiB each way (Node 20's default is 16 KiB): the
-// Hub body arrives in fewer, larger pieces and PATCH writes drain less often
-// (with 1 MiB a 512 MiB download alone took 1.11 -> 0.80 CPU-s, but peak RSS
-// at --workers 4 rose past 150 MiB; 256 KiB keeps it near 143 MiB).
-const socketBuffers = {readableHighWaterMark: 256 << 10, writableHighWaterMark: 256 << 10} as object
-const httpAgent = new http.Agent({keepAlive: true, maxSockets: 32, ...socketBuffers})
-const httpsAgent = new https.Agent({keepAlive: true, maxSockets: 32, ...socketBuffers})
 
 export interface RawRequest {
   method: string
   headers?: Record<string, string | number>
   /** No byte moving in either direction for this long aborts the request. */
   idleTimeoutMs?: number
+  agent?: http.Agent
+  /** TLS settings for this request (CAs, client certificate, verification). */
+  tls?: {ca?: string[]; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean}
+  /** Turns a failed connection into the error the caller reports. */
+  describe?: (error: NodeJS.ErrnoException) => Error
   signal?: AbortSignal
 }
 
@@ -29,11 +27,19 @@ export interface RawResponse {
   url: URL
 }
 
-/** A network-level failure (reset, timeout, DNS): worth a retry. */
+/** A network-level failure (reset, timeout, DNS, TLS): worth a retry unless `permanent`. */
 export class TransportError extends ModelcarError {
-  constructor(message: string, readonly host: string, options?: {cause?: unknown}) {
+  /** No retry can help: a wrong port, an untrusted certificate, an unknown host, a proxy's refusal. */
+  readonly permanent: boolean
+
+  constructor(
+    message: string,
+    readonly host: string,
+    options?: {cause?: unknown; permanent?: boolean},
+  ) {
     super(message, {code: 'E_NETWORK', cause: options?.cause})
     this.name = 'TransportError'
+    this.permanent = options?.permanent ?? false
   }
 }
 
@@ -42,33 +48,19 @@ export function rawRequest(url: URL, req: RawRequest): Promise<RawResponse> {
   return streamingRequest(url, req).finish()
 }
 
-/** Read a small response body (error documents, upload status) as text, capped. */
-export async function readText(res: RawResponse, limit = 64 * 1024): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    if (size < limit) chunks.push(chunk.subarray(0, limit - size))
-    size += chunk.length
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
-export function describeNetworkError(error: NodeJS.ErrnoException, host: string): string {
-  switch (error.code) {
-    case 'ECONNREFUSED': return `connection to ${host} refused`
-    case 'ENOTFOUND': case 'EAI_AGAIN': return `cannot resolve host ${host}`
-    case 'ECONNRESET': return `connection to ${host} was reset`
-    case 'ETIMEDOUT': return `connection to ${host} timed out`
-    default:
-      if (error.code?.startsWith('ERR_TLS') || /certificate|SSL|TLS/i.test(error.message)) {
-        return `TLS error talking to ${host}: ${error.message}`
-      }
-      return `network error talking to ${host}: ${error.message}`
+/** A proxy answered CONNECT with something else than 200: the tunnel never opened. */
+export class ProxyConnectError extends Error {
+  readonly code = 'E_PROXY_CONNECT'
+  constructor(
+    readonly status: number,
+    readonly statusText: string,
+  ) {
+    super(`Proxy response (${status}) !== 200 when HTTP Tunneling`)
+    this.name = 'ProxyConnectError'
   }
 }
 
-export function header(headers: IncomingHttpHeaders | Headers, name: string): string | undefined {
-  if (headers instanceof Headers) return headers.get(name) ?? undefined
+export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name.toLowerCase()]
   return Array.isArray(value) ? value[0] : value
 }
@@ -87,9 +79,13 @@ export interface StreamingRequest {
 /** Both kinds of request: with `contentLength`, a body is written piece by piece before finish(). */
 export function streamingRequest(url: URL, req: RawRequest & {contentLength?: number}): StreamingRequest {
   const lib = url.protocol === 'https:' ? https : http
-  const agent = url.protocol === 'https:' ? httpsAgent : httpAgent
   const headers = req.contentLength === undefined ? {...req.headers} : {...req.headers, 'content-length': req.contentLength}
-  const request = lib.request(url, {method: req.method, headers, agent, signal: req.signal})
+  const request = lib.request(url, {method: req.method, headers, agent: req.agent, signal: req.signal, ...req.tls})
+  // https-proxy-agent replays a refused CONNECT's answer as if the origin had
+  // sent it: catch it here, so a proxy's 403 is never taken for the origin's.
+  request.once('proxyConnect', (connect: {statusCode: number; statusText?: string}) => {
+    if (connect.statusCode !== 200) request.destroy(new ProxyConnectError(connect.statusCode, connect.statusText ?? ''))
+  })
   let answered = false
   let failure: Error | undefined
   const response = new Promise<RawResponse>((resolve, reject) => {
@@ -98,13 +94,15 @@ export function streamingRequest(url: URL, req: RawRequest & {contentLength?: nu
       resolve({status: res.statusCode ?? 0, headers: res.headers, body: res, url})
     })
     request.on('error', (error: NodeJS.ErrnoException) => {
-      failure = error instanceof TransportError || error.name === 'AbortError' ? error : new TransportError(describeNetworkError(error, url.host), url.host, {cause: error})
+      failure = error instanceof TransportError || error.name === 'AbortError' ? error : (req.describe?.(error) ?? error)
       reject(failure)
     })
   })
   response.catch(() => undefined)
   const idle = req.idleTimeoutMs ?? 60_000
-  request.setTimeout(idle, () => request.destroy(new TransportError(`no data from or to ${url.host} for ${Math.round(idle / 1000)} s`, url.host)))
+  request.setTimeout(idle, () =>
+    request.destroy(new TransportError(`no data from or to ${url.host} for ${Math.round(idle / 1000)} s`, url.host)),
+  )
   return {
     get answered() {
       return answered

@@ -2,6 +2,7 @@
 // jitter, honouring Retry-After, bounded by a retry count.
 import {setTimeout as sleep} from 'node:timers/promises'
 import {ModelcarError} from '../errors.js'
+import {TransportError} from './raw.js'
 
 export interface RetryPolicy {
   maxRetries: number
@@ -21,11 +22,20 @@ export class RetryableError extends ModelcarError {
   /** The HTTP status that caused it, when there was one. */
   readonly status?: number
 
-  constructor(message: string, readonly retryAfterMs?: number, options?: {cause?: unknown; status?: number}) {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: {cause?: unknown; status?: number},
+  ) {
     super(message, {code: 'E_TRANSIENT', cause: options?.cause})
     this.name = 'RetryableError'
     this.status = options?.status
   }
+}
+
+/** Failures another attempt may cure: the network, or a transient answer. */
+export function isRetryable(error: unknown): boolean {
+  return (error instanceof TransportError && !error.permanent) || error instanceof RetryableError
 }
 
 /** Retry-After: seconds or an HTTP date. */

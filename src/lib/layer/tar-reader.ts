@@ -214,7 +214,8 @@ export class TarReader {
       const v = nonEmpty(pax.get(key))
       if (v === undefined) return fallback
       const n = key === 'mtime' ? Number.parseFloat(v) : /^\d+$/.test(v) ? Number(v) : Number.NaN
-      if (!Number.isFinite(n) || n < 0 || (key !== 'mtime' && !Number.isSafeInteger(n))) throw new TarFormatError(`invalid PAX ${key} ${JSON.stringify(v.slice(0, 40))} at byte ${at}`)
+      if (!Number.isFinite(n) || n < 0 || (key !== 'mtime' && !Number.isSafeInteger(n)))
+        throw new TarFormatError(`invalid PAX ${key} ${JSON.stringify(v.slice(0, 40))} at byte ${at}`)
       return n
     }
     const sparse = flag === 'S' || pax.has('GNU.sparse.major') || pax.has('GNU.sparse.size') || pax.has('GNU.sparse.map')
@@ -241,14 +242,24 @@ export class TarReader {
 
 function entryType(flag: string): TarEntryType {
   switch (flag) {
-    case '0': case '\0': case '7': return 'file'
-    case '1': return 'hardlink'
-    case '2': return 'symlink'
-    case '3': return 'char-device'
-    case '4': return 'block-device'
-    case '5': return 'directory'
-    case '6': return 'fifo'
-    default: return 'other'
+    case '0':
+    case '\0':
+    case '7':
+      return 'file'
+    case '1':
+      return 'hardlink'
+    case '2':
+      return 'symlink'
+    case '3':
+      return 'char-device'
+    case '4':
+      return 'block-device'
+    case '5':
+      return 'directory'
+    case '6':
+      return 'fifo'
+    default:
+      return 'other'
   }
 }
 

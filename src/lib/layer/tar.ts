@@ -71,7 +71,7 @@ function entry(name: string, type: '0' | '5', mode: number, size: number): Buffe
   const record = paxRecord('path', bytes)
   const base = asciiFold(name.replace(/\/$/, '').split('/').pop()!).subarray(0, 87)
   return [
-    header(Buffer.from(`PaxHeaders.0/${base}`), 'x', 0o644, record.length),
+    header(Buffer.from(`PaxHeaders.0/${base.toString('ascii')}`), 'x', 0o644, record.length),
     record,
     Buffer.alloc(padding(record.length)),
     header(fallbackName(name, type === '5'), type, mode, size),

@@ -1,21 +1,15 @@
 // Read-only registry access for one repository, with pull scope only: HEAD a
-// blob, GET a manifest, and stream a blob's bytes in bounded memory. Blob
-// bytes go through node:http (see http/raw.ts); redirects (S3, CDNs) are
-// followed by hand and Authorization goes only to the registry's origin. A
-// stream cut mid-blob resumes with Range from the byte it reached.
+// blob, GET a manifest, and stream a blob's bytes in bounded memory, all
+// through the registry's transport (redirects to storage hosts follow its
+// rules; credentials stay on the registry's origin). A stream cut mid-blob
+// resumes with Range from the byte it reached.
 import {ModelcarError} from '../errors.js'
-import {header, rawRequest, TransportError, type RawResponse} from '../http/raw.js'
-import {defaultRetryPolicy, RetryableError, withRetries, type RetryPolicy} from '../http/retry.js'
-import {isRetryableError, short, type RegistryClient} from './client.js'
-
-const MAX_REDIRECTS = 5
-
-export const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-]
+import {BodyTooLargeError, readPrefix} from '../http/body.js'
+import {header, TransportError, type RawResponse} from '../http/raw.js'
+import {defaultRetryPolicy, isRetryable, RetryableError, withRetries, type RetryPolicy} from '../http/retry.js'
+import type {RegistryClient} from './client.js'
+import {shortDigest} from './digest.js'
+import {MANIFEST_TYPES} from './types.js'
 
 export interface BlobHead {
   status: 200 | 404
@@ -33,8 +27,26 @@ export interface FetchedManifest {
 /** The registry answered 404 for a blob. */
 export class BlobNotFoundError extends Error {
   constructor(readonly digest: string) {
-    super(`blob ${short(digest)} is not in the registry (404)`)
+    super(`blob ${shortDigest(digest)} is not in the registry (404)`)
     this.name = 'BlobNotFoundError'
+  }
+}
+
+/**
+ * The registry announced a length (Content-Length, or a Content-Range total)
+ * and then sent less, again on every retry without a byte more: the blob it
+ * stores is short, not the network flaky.
+ */
+export class ShortBlobError extends ModelcarError {
+  constructor(
+    readonly digest: string,
+    readonly announced: number,
+    readonly sent: number,
+    readonly attempts: number,
+  ) {
+    const what = `GET ${shortDigest(digest)}`
+    super(`${what}: the registry announced ${announced} bytes, sent ${sent} (on each of ${attempts} attempts)`, {code: 'E_BLOB_SHORT'})
+    this.name = 'ShortBlobError'
   }
 }
 
@@ -44,36 +56,51 @@ export class BlobReader {
 
   constructor(
     readonly client: RegistryClient,
-    private readonly opts: {retry?: RetryPolicy; idleTimeoutMs?: number; onRetry?: (what: string, error: unknown, attempt: number) => void} = {},
+    private readonly opts: {
+      retry?: RetryPolicy
+      idleTimeoutMs?: number
+      onRetry?: (what: string, error: unknown, attempt: number) => void
+    } = {},
   ) {
     this.scopes = [`repository:${client.repository}:pull`]
     this.policy = opts.retry ?? defaultRetryPolicy
   }
 
   async head(digest: string): Promise<BlobHead> {
-    const res = await this.client.send('HEAD', this.client.url(`blobs/${digest}`), {what: `HEAD ${short(digest)}`, accept: [200, 404], scopes: this.scopes})
-    await res.body?.cancel().catch(() => undefined)
+    const what = `HEAD ${shortDigest(digest)}`
+    const res = await this.client.head(this.client.url(`blobs/${digest}`), {what, op: 'head-blob', accept: [200, 404], scopes: this.scopes})
     if (res.status === 404) return {status: 404}
-    const length = res.headers.get('content-length')
-    return {status: 200, size: length === null ? undefined : Number(length), digest: res.headers.get('docker-content-digest') ?? undefined}
+    const length = res.header('content-length')
+    return {status: 200, size: length === undefined ? undefined : Number(length), digest: res.header('docker-content-digest')}
   }
 
   /** A manifest's exact bytes, or undefined when the registry has none under `reference`. */
   async manifest(reference: string, maxBytes = 4 * 1024 * 1024): Promise<FetchedManifest | undefined> {
+    const what = `GET manifest ${reference}`
     const res = await this.client.send('GET', this.client.url(`manifests/${reference}`), {
-      what: `GET manifest ${reference}`, accept: [200, 404], scopes: this.scopes, headers: {accept: MANIFEST_ACCEPT.join(', ')},
+      what,
+      op: 'get-manifest',
+      accept: [200, 404],
+      scopes: this.scopes,
+      headers: {accept: MANIFEST_TYPES.join(', ')},
+      keepBody: true,
     })
     if (res.status === 404) {
-      await res.body?.cancel().catch(() => undefined)
+      await readPrefix(res).catch(() => undefined)
       return undefined
     }
-    const declared = Number(res.headers.get('content-length'))
-    if (declared > maxBytes) {
-      await res.body?.cancel().catch(() => undefined)
-      throw new ModelcarError(`The manifest ${reference} is ${declared} bytes, over the ${maxBytes}-byte limit for manifests.`, {code: 'E_MANIFEST_TOO_LARGE'})
+    let body: Buffer
+    try {
+      body = await this.client.readBody(res, what, maxBytes)
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error
+      throw new ModelcarError(`The manifest ${reference} is over the ${maxBytes}-byte limit for manifests.`, {code: 'E_MANIFEST_TOO_LARGE'})
     }
-    const body = Buffer.from(await res.arrayBuffer())
-    return {body, contentType: (res.headers.get('content-type') ?? '').split(';')[0].trim(), digest: res.headers.get('docker-content-digest') ?? undefined}
+    return {
+      body,
+      contentType: (res.headers.get('content-type') ?? '').split(';')[0].trim(),
+      digest: res.headers.get('docker-content-digest') ?? undefined,
+    }
   }
 
   /**
@@ -83,25 +110,40 @@ export class BlobReader {
    */
   async *stream(digest: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
     let offset = 0
-    for (let failures = 0; ; ) {
+    /** The blob's length as the registry announced it (first answer). */
+    let announced: number | undefined
+    /** Attempts that ended before `announced`, and whether any retry brought a byte more. */
+    let short = 0
+    let progressed = false
+    for (let failures = 0; ;) {
       const res = await withRetries(() => this.open(digest, offset, signal), {
         policy: {...this.policy, maxRetries: Math.max(0, this.policy.maxRetries - failures)},
-        isRetryable: isRetryableError,
+        isRetryable,
         signal,
-        onRetry: (error, n) => this.opts.onRetry?.(`GET ${short(digest)}`, error, n),
+        onRetry: (error, n) => this.opts.onRetry?.(`GET ${shortDigest(digest)}`, error, n),
       })
+      announced ??= announcedLength(res)
+      const start = offset
       try {
         for await (const chunk of res.body as AsyncIterable<Buffer>) {
           offset += chunk.length
           yield chunk
         }
-        return
+        if (announced === undefined || offset >= announced) return
+        throw new RetryableError(`GET ${shortDigest(digest)}: the answer ended at byte ${offset} of ${announced}`)
       } catch (error) {
-        // The connection broke mid-blob (reset, idle timeout): go on from `offset`.
+        // The connection broke mid-blob (reset, idle timeout) or ended short: go on from `offset`.
+        if (announced !== undefined && offset < announced) short++
+        if (short > 1 && offset > start) progressed = true
         if (signal?.aborted || ++failures > this.policy.maxRetries) {
-          throw error instanceof TransportError ? error : new TransportError(`GET ${short(digest)}: ${(error as Error).message}`, this.client.endpoint.host, {cause: error})
+          if (!signal?.aborted && announced !== undefined && short === failures && !progressed) {
+            throw new ShortBlobError(digest, announced, offset, failures)
+          }
+          throw error instanceof TransportError
+            ? error
+            : new TransportError(`GET ${shortDigest(digest)}: ${(error as Error).message}`, this.client.endpoint.host, {cause: error})
         }
-        this.opts.onRetry?.(`GET ${short(digest)}`, error, failures)
+        this.opts.onRetry?.(`GET ${shortDigest(digest)}`, error, failures)
       } finally {
         // A consumer that stops early (break, throw) must not leave the socket open.
         if (!res.body.readableEnded) res.body.destroy()
@@ -111,57 +153,37 @@ export class BlobReader {
 
   /** GET from `offset`, following redirects; the body starts exactly at `offset`. */
   private async open(digest: string, offset: number, signal?: AbortSignal): Promise<RawResponse> {
-    const origin = new URL(this.client.endpoint.baseUrl).origin
-    let url = this.client.url(`blobs/${digest}`)
-    let authRetried = false
-    for (let hop = 0; hop <= MAX_REDIRECTS; ) {
-      const headers: Record<string, string> = {'accept-encoding': 'identity', 'user-agent': 'modelcar'}
-      if (url.origin === origin) {
-        const authorization = await this.client.auth.authorization(url, this.scopes)
-        if (authorization) headers.authorization = authorization
-      }
-      if (offset > 0) headers.range = `bytes=${offset}-`
-      const res = await rawRequest(url, {method: 'GET', headers, signal, idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000})
-      if (res.status === 401 && url.origin === origin && !authRetried) {
-        res.body.resume()
-        authRetried = true
-        this.client.auth.onUnauthorized(header(res.headers, 'www-authenticate'), this.scopes)
-        continue
-      }
-      if (res.status === 401 || res.status === 403) {
-        res.body.resume()
-        if (url.origin === origin) throw this.client.auth.refused(res.status)
-        throw new ModelcarError(`GET ${short(digest)}: the storage at ${url.host} the registry redirected to answered HTTP ${res.status}.`, {code: 'E_REGISTRY_REFUSED'})
-      }
-      if ([301, 302, 303, 307, 308].includes(res.status)) {
-        res.body.resume()
-        const location = header(res.headers, 'location')
-        if (!location) throw new ModelcarError(`GET ${short(digest)}: the registry redirected without a Location.`, {code: 'E_REGISTRY_PROTOCOL'})
-        const next = new URL(location, url)
-        if (url.protocol === 'https:' && next.protocol !== 'https:') {
-          throw new ModelcarError(`GET ${short(digest)}: redirected from HTTPS to plain HTTP (${next.host}); refusing.`, {code: 'E_REGISTRY_PROTOCOL'})
-        }
-        url = next
-        hop++
-        continue
-      }
-      if (res.status === 404) {
-        res.body.resume()
-        throw new BlobNotFoundError(digest)
-      }
-      if (res.status === 200) return offset > 0 ? skipBytes(res, offset) : res
-      if (res.status === 206) {
-        const m = /^bytes (\d+)-/.exec(header(res.headers, 'content-range') ?? '')
-        if (!m || Number(m[1]) !== offset) {
-          res.body.resume()
-          throw new RetryableError(`GET ${short(digest)}: the registry answered a Range request from ${offset} with ${header(res.headers, 'content-range')}`)
-        }
-        return res
-      }
-      throw await this.client.failure(`GET ${short(digest)}`, res)
+    const headers: Record<string, string> = {'accept-encoding': 'identity', 'user-agent': 'modelcar'}
+    if (offset > 0) headers.range = `bytes=${offset}-`
+    const what = `GET ${shortDigest(digest)}`
+    const {res} = await this.client.transport.open(this.client.url(`blobs/${digest}`), {
+      what,
+      op: 'get-blob',
+      headers,
+      scopes: this.scopes,
+      signal,
+      accept: [200, 206, 404],
+    })
+    if (res.status === 404) {
+      res.body.resume()
+      throw new BlobNotFoundError(digest)
     }
-    throw new ModelcarError(`GET ${short(digest)}: too many redirects.`, {code: 'E_REGISTRY_PROTOCOL'})
+    if (res.status === 200) return offset > 0 ? skipBytes(res, offset) : res
+    const m = /^bytes (\d+)-/.exec(header(res.headers, 'content-range') ?? '')
+    if (!m || Number(m[1]) !== offset) {
+      res.body.resume()
+      throw new RetryableError(`${what}: the registry answered a Range request from ${offset} with ${header(res.headers, 'content-range')}`)
+    }
+    return res
   }
+}
+
+/** The whole blob's length the answer announces: Content-Range's total on a 206, Content-Length on a 200. */
+function announcedLength(res: RawResponse): number | undefined {
+  const value =
+    res.status === 206 ? /\/(\d+)$/.exec(header(res.headers, 'content-range') ?? '')?.[1] : header(res.headers, 'content-length')
+  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined
+  return Number(value)
 }
 
 /** The server ignored Range: drop the first `n` bytes of its full answer. */

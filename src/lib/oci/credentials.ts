@@ -27,6 +27,7 @@ import os from 'node:os'
 import path from 'node:path'
 
 import {ModelcarError, UsageError} from '../errors.js'
+import {DOCKER_HUB, DOCKER_HUB_SERVER_URL, isDockerHub} from './docker-hub.js'
 
 export type RegistryCredential =
   | {kind: 'basic'; username: string; password: string; source: string}
@@ -44,13 +45,9 @@ export interface FindRegistryCredentialOptions {
   helperTimeoutMs?: number
 }
 
-export const CREDENTIAL_HELPER_TIMEOUT_MS = 10_000
-export const ENV_SOURCE = 'OCI_USERNAME/OCI_PASSWORD'
+const CREDENTIAL_HELPER_TIMEOUT_MS = 10_000
+const ENV_SOURCE = 'OCI_USERNAME/OCI_PASSWORD'
 
-/** The key docker (and its helpers) use for Docker Hub, for historical reasons. */
-const DOCKER_HUB_SERVER_URL = 'https://index.docker.io/v1/'
-const DOCKER_HUB = 'docker.io'
-const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io'])
 const HELPER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 const NOT_FOUND_RE = /credentials not found/i
 const MAX_HELPER_OUTPUT = 1024 * 1024
@@ -99,7 +96,7 @@ function parseAuthKey(key: string): AuthKey | undefined {
   if (at !== -1) host = host.slice(at + 1)
   host = host.toLowerCase()
   if (host === '') return undefined
-  if (DOCKER_HUB_HOSTS.has(host)) host = DOCKER_HUB
+  if (isDockerHub(host)) host = DOCKER_HUB
   if (scheme || rest === '' || /^v[12]$/i.test(rest)) return {host}
   return {host, namespace: rest.toLowerCase()}
 }
@@ -116,9 +113,20 @@ async function readConfig(file: string, display: string): Promise<ConfigFile | u
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
-    if (code === 'EISDIR') throw new UsageError(`${display} is a directory, not a file; remove it or point the variable that names it elsewhere.`, 'E_CREDENTIALS_FILE')
-    if (code === 'EACCES' || code === 'EPERM') throw new UsageError(`Cannot read ${display}: permission denied; fix its permissions so registry credentials can be read.`, 'E_CREDENTIALS_FILE')
-    throw new UsageError(`Cannot read ${display} (${code ?? 'unknown error'}); fix or move the file so registry credentials can be read.`, 'E_CREDENTIALS_FILE')
+    if (code === 'EISDIR')
+      throw new UsageError(
+        `${display} is a directory, not a file; remove it or point the variable that names it elsewhere.`,
+        'E_CREDENTIALS_FILE',
+      )
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new UsageError(
+        `Cannot read ${display}: permission denied; fix its permissions so registry credentials can be read.`,
+        'E_CREDENTIALS_FILE',
+      )
+    throw new UsageError(
+      `Cannot read ${display} (${code ?? 'unknown error'}); fix or move the file so registry credentials can be read.`,
+      'E_CREDENTIALS_FILE',
+    )
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
   if (text.trim() === '') return {display, data: {}}
@@ -127,16 +135,27 @@ async function readConfig(file: string, display: string): Promise<ConfigFile | u
     data = JSON.parse(text)
   } catch {
     // The SyntaxError quotes the file, which may hold secrets: never pass it on.
-    throw new UsageError(`${display} is not valid JSON; fix its syntax (or move it aside) so registry credentials can be read.`, 'E_CREDENTIALS_FILE')
+    throw new UsageError(
+      `${display} is not valid JSON; fix its syntax (or move it aside) so registry credentials can be read.`,
+      'E_CREDENTIALS_FILE',
+    )
   }
-  if (!isObject(data)) throw new UsageError(`${display} is not a JSON object; fix it (or move it aside) so registry credentials can be read.`, 'E_CREDENTIALS_FILE')
+  if (!isObject(data))
+    throw new UsageError(
+      `${display} is not a JSON object; fix it (or move it aside) so registry credentials can be read.`,
+      'E_CREDENTIALS_FILE',
+    )
   return {display, data}
 }
 
 function objectField(cfg: ConfigFile, name: string): JsonObject | undefined {
   const v = field(cfg.data, name)
   if (v === undefined || v === null) return undefined
-  if (!isObject(v)) throw new UsageError(`"${name}" in ${cfg.display} is not a JSON object; fix it (or move the file aside) so registry credentials can be read.`, 'E_CREDENTIALS_FILE')
+  if (!isObject(v))
+    throw new UsageError(
+      `"${name}" in ${cfg.display} is not a JSON object; fix it (or move the file aside) so registry credentials can be read.`,
+      'E_CREDENTIALS_FILE',
+    )
   return v
 }
 
@@ -172,12 +191,16 @@ function decodeAuthEntry(entry: unknown, cfg: ConfigFile, host: string): Registr
     const decoded = /^[A-Za-z0-9+/]*={0,2}$/.test(auth) && auth.length % 4 !== 1 ? Buffer.from(auth, 'base64').toString('utf8') : ''
     const colon = decoded.indexOf(':')
     if (colon === -1) {
-      throw new UsageError(`The "auth" value of ${where} is not base64 of "username:password"; log in to ${host} again or fix the entry.`, 'E_CREDENTIALS_FILE')
+      throw new UsageError(
+        `The "auth" value of ${where} is not base64 of "username:password"; log in to ${host} again or fix the entry.`,
+        'E_CREDENTIALS_FILE',
+      )
     }
     username = decoded.slice(0, colon)
     password = decoded.slice(colon + 1).replace(/^\0+|\0+$/g, '')
   }
-  if (identityToken !== '') return {kind: 'identity-token', ...(username === '' ? {} : {username}), token: identityToken, source: cfg.display}
+  if (identityToken !== '')
+    return {kind: 'identity-token', ...(username === '' ? {} : {username}), token: identityToken, source: cfg.display}
   if (username !== '' && password !== '') return {kind: 'basic', username, password, source: cfg.display}
   return undefined // a placeholder such as '"ghcr.io": {}'
 }
@@ -210,7 +233,10 @@ function helperName(value: unknown, configuredIn: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined
   if (typeof value !== 'string' || !HELPER_NAME_RE.test(value)) {
     const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 60)) : 'a non-string value'
-    throw new UsageError(`Invalid credential helper name ${shown} (${configuredIn}); use the helper's suffix, e.g. "pass" for docker-credential-pass.`, 'E_CREDENTIALS_FILE')
+    throw new UsageError(
+      `Invalid credential helper name ${shown} (${configuredIn}); use the helper's suffix, e.g. "pass" for docker-credential-pass.`,
+      'E_CREDENTIALS_FILE',
+    )
   }
   return value
 }
@@ -235,7 +261,12 @@ function runHelper(call: HelperCall): Promise<RegistryCredential | undefined> {
     try {
       child = spawn(program, ['get'], {env: call.env, stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true})
     } catch {
-      reject(new ModelcarError(`Credential helper ${program} (${call.configuredIn}) could not be started; check that it is installed and executable.`, {code: 'E_CREDENTIAL_HELPER'}))
+      reject(
+        new ModelcarError(
+          `Credential helper ${program} (${call.configuredIn}) could not be started; check that it is installed and executable.`,
+          {code: 'E_CREDENTIAL_HELPER'},
+        ),
+      )
       return
     }
     // On timeout, answer at once: a grandchild holding the pipes open would delay 'close'.
@@ -244,7 +275,12 @@ function runHelper(call: HelperCall): Promise<RegistryCredential | undefined> {
       child.stdout?.destroy()
       child.stderr?.destroy()
       finish(() =>
-        reject(new ModelcarError(`Credential helper ${program} did not answer within ${formatSeconds(call.timeoutMs)} for ${call.host}; check that it is not waiting for input (a locked keychain, a GPG passphrase), then ${retry}.`, {code: 'E_CREDENTIAL_HELPER'})),
+        reject(
+          new ModelcarError(
+            `Credential helper ${program} did not answer within ${formatSeconds(call.timeoutMs)} for ${call.host}; check that it is not waiting for input (a locked keychain, a GPG passphrase), then ${retry}.`,
+            {code: 'E_CREDENTIAL_HELPER'},
+          ),
+        ),
       )
     }, call.timeoutMs)
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -261,11 +297,26 @@ function runHelper(call: HelperCall): Promise<RegistryCredential | undefined> {
     child.on('error', (error: NodeJS.ErrnoException) => {
       finish(() => {
         if (error.code === 'ENOENT') {
-          reject(new UsageError(`Credential helper ${program} (${call.configuredIn}) is not installed or not on PATH; install it, or remove it from that file.`, 'E_CREDENTIAL_HELPER'))
+          reject(
+            new UsageError(
+              `Credential helper ${program} (${call.configuredIn}) is not installed or not on PATH; install it, or remove it from that file.`,
+              'E_CREDENTIAL_HELPER',
+            ),
+          )
         } else if (error.code === 'EACCES') {
-          reject(new UsageError(`Credential helper ${program} (${call.configuredIn}) is not executable; fix its permissions (chmod +x).`, 'E_CREDENTIAL_HELPER'))
+          reject(
+            new UsageError(
+              `Credential helper ${program} (${call.configuredIn}) is not executable; fix its permissions (chmod +x).`,
+              'E_CREDENTIAL_HELPER',
+            ),
+          )
         } else {
-          reject(new ModelcarError(`Credential helper ${program} (${call.configuredIn}) could not be started (${error.code ?? 'unknown error'}); check that it is installed and executable.`, {code: 'E_CREDENTIAL_HELPER'}))
+          reject(
+            new ModelcarError(
+              `Credential helper ${program} (${call.configuredIn}) could not be started (${error.code ?? 'unknown error'}); check that it is installed and executable.`,
+              {code: 'E_CREDENTIAL_HELPER'},
+            ),
+          )
         }
       })
     })
@@ -291,10 +342,15 @@ function runHelper(call: HelperCall): Promise<RegistryCredential | undefined> {
         } catch {
           parsed = undefined
         }
-        const username = isObject(parsed) ? field(parsed, 'Username') ?? '' : undefined
-        const secret = isObject(parsed) ? field(parsed, 'Secret') ?? '' : undefined
+        const username = isObject(parsed) ? (field(parsed, 'Username') ?? '') : undefined
+        const secret = isObject(parsed) ? (field(parsed, 'Secret') ?? '') : undefined
         if (typeof username !== 'string' || typeof secret !== 'string') {
-          reject(new ModelcarError(`Credential helper ${program} answered for ${call.host} with something other than {"Username","Secret"} JSON; update the helper or ${retry}.`, {code: 'E_CREDENTIAL_HELPER'}))
+          reject(
+            new ModelcarError(
+              `Credential helper ${program} answered for ${call.host} with something other than {"Username","Secret"} JSON; update the helper or ${retry}.`,
+              {code: 'E_CREDENTIAL_HELPER'},
+            ),
+          )
           return
         }
         if (secret === '') resolve(undefined)
@@ -315,12 +371,17 @@ function formatSeconds(ms: number): string {
  * Finds credentials for a registry host ('host[:port]'; a URL or any of
  * Docker Hub's names also work). Returns undefined for anonymous access.
  */
-export async function findRegistryCredential(host: string, opts: FindRegistryCredentialOptions = {}): Promise<RegistryCredential | undefined> {
+export async function findRegistryCredential(
+  host: string,
+  opts: FindRegistryCredentialOptions = {},
+): Promise<RegistryCredential | undefined> {
   const env = opts.env ?? process.env
   const home = opts.homedir ?? os.homedir()
   const target = parseAuthKey(host)
   if (!target || target.namespace !== undefined) {
-    throw new UsageError(`Invalid registry host ${JSON.stringify(host.slice(0, 120))} for credential lookup; pass host[:port], e.g. "ghcr.io".`)
+    throw new UsageError(
+      `Invalid registry host ${JSON.stringify(host.slice(0, 120))} for credential lookup; pass host[:port], e.g. "ghcr.io".`,
+    )
   }
   const repository = opts.repository?.replace(/^\/+|\/+$/g, '').toLowerCase() || undefined
   const timeoutMs = opts.helperTimeoutMs ?? CREDENTIAL_HELPER_TIMEOUT_MS
@@ -331,7 +392,10 @@ export async function findRegistryCredential(host: string, opts: FindRegistryCre
   if (user !== '' || pass !== '') {
     if (user === '' || pass === '') {
       const [set, unset] = user === '' ? ['OCI_PASSWORD', 'OCI_USERNAME'] : ['OCI_USERNAME', 'OCI_PASSWORD']
-      throw new UsageError(`${set} is set but ${unset} is not; set both, or unset ${set} to use docker/podman credentials.`, 'E_CREDENTIALS_ENV')
+      throw new UsageError(
+        `${set} is set but ${unset} is not; set both, or unset ${set} to use docker/podman credentials.`,
+        'E_CREDENTIALS_ENV',
+      )
     }
     return {kind: 'basic', username: user, password: pass, source: ENV_SOURCE}
   }
@@ -363,7 +427,11 @@ export async function findRegistryCredential(host: string, opts: FindRegistryCre
   }
 
   // 3. Containers' auth file (podman, skopeo, buildah).
-  const authFile = env.REGISTRY_AUTH_FILE ? env.REGISTRY_AUTH_FILE : env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : undefined
+  const authFile = env.REGISTRY_AUTH_FILE
+    ? env.REGISTRY_AUTH_FILE
+    : env.XDG_RUNTIME_DIR
+      ? path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json')
+      : undefined
   if (authFile !== undefined) {
     const containers = await readConfig(authFile, tildify(authFile, home))
     if (containers) {

@@ -1,6 +1,6 @@
 // Parsing and validation of everything a user types that names a registry, a
-// repository, a tag, a digest or a Hugging Face repo. Every rejection is a
-// UsageError whose one-line message names the flag, the problem and a fix.
+// repository, a tag or a digest. Every rejection is a UsageError whose
+// one-line message names the flag, the problem and a fix.
 //
 // Grammars:
 // - repository: OCI distribution spec
@@ -11,11 +11,12 @@
 // - image references follow docker's normalisation: a first path component
 //   without '.' or ':' that is not 'localhost' (and is lowercase) is a
 //   repository path on docker.io, and single names there get 'library/'.
-// - Hugging Face ids follow huggingface_hub's validate_repo_id.
 
-import {isIPv4, isIPv6} from 'node:net'
+import {isIP, isIPv4, isIPv6} from 'node:net'
 
-import {UsageError} from '../errors.js'
+import {quoteInput as q, UsageError} from '../errors.js'
+import {DIGEST_RE} from './digest.js'
+import {DOCKER_HUB, DOCKER_HUB_API_HOST, isDockerHub} from './docker-hub.js'
 
 export interface RegistryEndpoint {
   /** host[:port], lowercase, no scheme; IPv6 in brackets, e.g. '[::1]:5000'. */
@@ -37,26 +38,12 @@ export interface ImageReference {
 
 const MAX_NAME_TOTAL = 255
 const MAX_TAG = 128
-const MAX_HF_NAME = 96
-/** Inputs are echoed in messages up to this many characters. */
-const ECHO_MAX = 120
-
-const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io'])
-const DOCKER_HUB_API_HOST = 'registry-1.docker.io'
 
 const COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*'
 const REPOSITORY_RE = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`)
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/
-const DIGEST_RE = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/
 const HOST_LABEL_RE = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/
 const SCHEME_RE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//
-const HF_COMPONENT_RE = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/
-
-/** JSON-style quoting for messages, shortened for very long inputs. */
-function q(s: string): string {
-  const shown = s.length > ECHO_MAX ? `${s.slice(0, ECHO_MAX)}…` : s
-  return JSON.stringify(shown)
-}
 
 // ---------------------------------------------------------------------------
 // Hosts
@@ -70,7 +57,11 @@ function parseHostPort(input: string): HostResult {
     const m = /^\[([^\]]*)\](?::([^:]*))?$/.exec(input)
     const addr = m?.[1]?.toLowerCase() ?? ''
     if (!m || !isIPv6(addr)) {
-      return {ok: false, reason: `${q(input)} is not a valid bracketed IPv6 address`, fix: 'write IPv6 addresses in brackets, e.g. "[::1]:5000"'}
+      return {
+        ok: false,
+        reason: `${q(input)} is not a valid bracketed IPv6 address`,
+        fix: 'write IPv6 addresses in brackets, e.g. "[::1]:5000"',
+      }
     }
     const hostname = `[${addr}]`
     return withPort(hostname, m[2], input)
@@ -100,7 +91,11 @@ function withPort(hostname: string, port: string | undefined, input: string): Ho
   if (port === undefined) return {ok: true, host: hostname, hostname}
   const n = /^\d{1,5}$/.test(port) ? Number(port) : Number.NaN
   if (!(n >= 1 && n <= 65_535)) {
-    return {ok: false, reason: `port ${q(port)} in ${q(input)} is not a number from 1 to 65535`, fix: `use a valid port, e.g. "${hostname}:5000", or none`}
+    return {
+      ok: false,
+      reason: `port ${q(port)} in ${q(input)} is not a number from 1 to 65535`,
+      fix: `use a valid port, e.g. "${hostname}:5000", or none`,
+    }
   }
   return {ok: true, host: `${hostname}:${n}`, hostname}
 }
@@ -133,7 +128,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 function endpoint(host: string, hostname: string, display: string, scheme: 'http' | 'https' | undefined): ParsedRegistry {
-  const apiHost = DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB_API_HOST : host
+  const apiHost = isDockerHub(host) ? DOCKER_HUB_API_HOST : host
   const s = scheme ?? (isLoopbackHost(hostname) ? 'http' : 'https')
   return {host: apiHost, scheme: s, baseUrl: `${s}://${apiHost}`, display}
 }
@@ -168,11 +163,16 @@ export function parseRegistry(input: string, flag = '--registry'): ParsedRegistr
   const at = raw.lastIndexOf('@')
   if (at !== -1) {
     const rest = raw.slice(at + 1).replace(/\/+$/, '')
-    throw bad(redactUserinfo(raw, at), 'credentials do not belong in the registry address', `try ${q(rest)} and set OCI_USERNAME/OCI_PASSWORD or run "docker login" instead`)
+    throw bad(
+      redactUserinfo(raw, at),
+      'credentials do not belong in the registry address',
+      `try ${q(rest)} and set OCI_USERNAME/OCI_PASSWORD or run "docker login" instead`,
+    )
   }
   if (raw === '') throw bad(raw, 'the registry is empty', 'pass host[:port], e.g. "ghcr.io" or "localhost:5000"')
   const split = splitScheme(raw)
-  if (!split.ok) throw bad(raw, `only http:// and https:// prefixes are supported, not ${split.given}://`, `try ${q(split.rest.replace(/\/+$/, ''))}`)
+  if (!split.ok)
+    throw bad(raw, `only http:// and https:// prefixes are supported, not ${split.given}://`, `try ${q(split.rest.replace(/\/+$/, ''))}`)
   const rest = split.rest.replace(/\/+$/, '')
   const slash = rest.indexOf('/')
   if (slash !== -1) {
@@ -181,16 +181,31 @@ export function parseRegistry(input: string, flag = '--registry'): ParsedRegistr
     throw bad(raw, 'the registry is host[:port] without a path', `try ${q(hostPart)} and put ${q(pathPart)} in the repository name`)
   }
   if (/[?#\s]/.test(rest)) throw bad(raw, 'the registry may not contain spaces, "?" or "#"', 'pass host[:port], e.g. "ghcr.io"')
-  if (rest.includes('%')) throw bad(raw, 'IPv6 zone ids are not supported', 'use the address without "%zone", or a host name')
-  const parsed = parseHostPort(rest)
-  if (!parsed.ok) throw bad(raw, parsed.reason, parsed.fix)
-  let result: ParsedRegistry
+  const result = registryEndpoint(rest, split.scheme)
+  if ('reason' in result) throw bad(raw, result.reason, result.fix)
+  return result
+}
+
+/**
+ * host[:port] as an endpoint, or why not: the address a URL would connect to
+ * must be the one named, since scheme, credentials and trust are chosen by
+ * the name (URL reads 0x7f.1 as 127.0.0.1, and cannot carry a zone id).
+ */
+function registryEndpoint(hostPort: string, scheme: 'http' | 'https' | undefined): ParsedRegistry | {reason: string; fix: string} {
+  if (hostPort.includes('%')) return {reason: 'IPv6 zone ids are not supported', fix: 'use the address without "%zone", or a host name'}
+  const parsed = parseHostPort(hostPort)
+  if (!parsed.ok) return parsed
+  const result = endpoint(parsed.host, parsed.hostname, parsed.host, scheme)
+  let url: URL
   try {
-    result = endpoint(parsed.host, parsed.hostname, parsed.host, split.scheme)
-    new URL(result.baseUrl) // eslint-disable-line no-new
+    url = new URL(result.baseUrl)
   } catch {
     // WHATWG URL refuses some names the hostname grammar allows (a numeric last label).
-    throw bad(raw, 'it is not a valid host name', 'pass host[:port], e.g. "ghcr.io" or "localhost:5000"')
+    return {reason: 'it is not a valid host name', fix: 'pass host[:port], e.g. "ghcr.io" or "localhost:5000"'}
+  }
+  const bare = (host: string) => host.replace(/^\[|\]$/g, '')
+  if (isIP(bare(url.hostname)) !== 0 && isIP(bare(parsed.hostname)) === 0) {
+    return {reason: `it names the address ${url.hostname}`, fix: `write that address as it is, e.g. ${q(url.host)}`}
   }
   return result
 }
@@ -229,7 +244,10 @@ function repositoryProblem(name: string, host?: string): [string, string] | unde
   const first = firstSlash === -1 ? name : name.slice(0, firstSlash)
   if (firstSlash !== -1 && first.includes(':') && !first.includes('@')) {
     const rest = name.slice(firstSlash + 1)
-    return [`the registry ${q(first)} does not belong in the repository name`, `pass it as --registry and ${tryIt(suggestRepository(rest))}`]
+    return [
+      `the registry ${q(first)} does not belong in the repository name`,
+      `pass it as --registry and ${tryIt(suggestRepository(rest))}`,
+    ]
   }
   const atIdx = name.indexOf('@')
   const lastSlash = name.lastIndexOf('/')
@@ -326,11 +344,17 @@ export function parseImageReference(ref: string): ImageReference {
   const afterAt = at === -1 ? '' : body.slice(at + 1)
   // An '@' not followed by a digest is taken as userinfo (a password may
   // contain '/'), and the reference is never echoed whole.
-  const looksLikeUserinfo = at !== -1 && !/^sha(?:256|512):/i.test(afterAt) &&
+  const looksLikeUserinfo =
+    at !== -1 &&
+    !/^sha(?:256|512):/i.test(afterAt) &&
     (afterAt.includes('/') || /[.:]/.test(afterAt) || afterAt === 'localhost' || body.slice(0, at).includes(':'))
   if (looksLikeUserinfo) {
     // 'user:pass@host/…': never echo what may be a password.
-    throw bad(redactUserinfo(raw, raw.length - body.length + body.lastIndexOf('@')), 'credentials do not belong in an image reference', 'set OCI_USERNAME/OCI_PASSWORD or run "docker login" instead')
+    throw bad(
+      redactUserinfo(raw, raw.length - body.length + body.lastIndexOf('@')),
+      'credentials do not belong in an image reference',
+      'set OCI_USERNAME/OCI_PASSWORD or run "docker login" instead',
+    )
   }
 
   let namePart = body
@@ -358,20 +382,29 @@ export function parseImageReference(ref: string): ImageReference {
   const first = slash === -1 ? namePart : namePart.slice(0, slash)
   const isRegistry =
     slash !== -1 &&
-    (split.scheme !== undefined || first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('[') || first !== first.toLowerCase())
+    (split.scheme !== undefined ||
+      first.includes('.') ||
+      first.includes(':') ||
+      first === 'localhost' ||
+      first.startsWith('[') ||
+      first !== first.toLowerCase())
   if (split.scheme !== undefined && !isRegistry) {
-    throw bad(raw, 'with an http:// or https:// prefix the reference must be registry/repository', `e.g. "${split.scheme}://localhost:5000/mymodel:v1"`)
+    throw bad(
+      raw,
+      'with an http:// or https:// prefix the reference must be registry/repository',
+      `e.g. "${split.scheme}://localhost:5000/mymodel:v1"`,
+    )
   }
 
   let registry: ParsedRegistry
   let repository: string
   if (isRegistry) {
-    const host = parseHostPort(first)
-    if (!host.ok) throw bad(raw, `the registry is invalid: ${host.reason}`, host.fix)
-    registry = endpoint(host.host, host.hostname, host.host, split.scheme)
+    const parsed = registryEndpoint(first, split.scheme)
+    if ('reason' in parsed) throw bad(raw, `the registry is invalid: ${parsed.reason}`, parsed.fix)
+    registry = parsed
     repository = namePart.slice(slash + 1)
   } else {
-    registry = endpoint('docker.io', 'docker.io', 'docker.io', undefined)
+    registry = endpoint(DOCKER_HUB, DOCKER_HUB, DOCKER_HUB, undefined)
     repository = namePart
   }
   if (registry.host === DOCKER_HUB_API_HOST && repository !== '' && !repository.includes('/')) repository = `library/${repository}`
@@ -382,56 +415,4 @@ export function parseImageReference(ref: string): ImageReference {
     throw bad(raw, 'it names no tag or digest', `add one, e.g. ${q(`${raw}:latest`)} or ${q(`${raw}@sha256:<digest>`)}`)
   }
   return {registry, repository, ...(tag === undefined ? {} : {tag}), ...(digest === undefined ? {} : {digest})}
-}
-
-// ---------------------------------------------------------------------------
-// Hugging Face repo ids
-
-/** 'org/name' or legacy 'name', following huggingface_hub's validate_repo_id. Returns the id unchanged. */
-export function validateHfRepo(id: string, flag = '--hf-repo'): string {
-  const bad = (reason: string, fix: string) => new UsageError(`Invalid ${flag} ${q(id)}: ${reason}; ${fix}.`)
-  const example = 'pass "org/name" as shown on huggingface.co, e.g. "openai-community/gpt2"'
-  if (id === '') throw bad('the repo id is empty', example)
-  const url = /^(?:https?:\/\/)?(?:www\.)?(?:huggingface\.co|hf\.co)\/(.*)$/i.exec(id)
-  if (url) {
-    const parts = url[1].split(/[/?#]/).filter((p) => p !== '')
-    if (parts[0] === 'datasets' || parts[0] === 'spaces') throw bad(`that is a URL of ${parts[0]}, not of a model`, `only model repos are supported; ${example}`)
-    const candidate = (parts[0] === 'models' ? parts.slice(1, 3) : parts.slice(0, 2)).join('/')
-    throw bad('that is a URL, not a repo id', candidate !== '' && isValidHf(candidate) ? `try ${q(candidate)}` : example)
-  }
-  const parts = id.split('/')
-  if (parts.length > 2) {
-    if (parts[0] === 'datasets' || parts[0] === 'spaces') throw bad(`${q(`${parts[0]}/`)} repos are not models`, `only model repos are supported; ${example}`)
-    const candidate = parts.slice(parts[0] === 'models' ? 1 : 0).join('/')
-    const fix = parts[0] === 'models' && isValidHf(candidate) ? `try ${q(candidate)}` : example
-    throw bad('repo ids are "name" or "org/name"', fix)
-  }
-  const name = parts.at(-1) ?? ''
-  for (const part of parts) {
-    if (part === '') throw bad('the org or the name is empty', example)
-    if (/[^A-Za-z0-9_.-]/.test(part)) {
-      const cleaned = id.replace(/[^A-Za-z0-9_./-]+/g, '-')
-      const fix = cleaned !== id && isValidHf(cleaned) ? `try ${q(cleaned)}` : example
-      throw bad('repo ids may only use letters, digits, "-", "_" and "."', fix)
-    }
-  }
-  if (id.includes('--') || id.includes('..')) throw bad('repo ids cannot contain "--" or ".."', example)
-  for (const part of parts) {
-    if (!HF_COMPONENT_RE.test(part)) throw bad(`${q(part)} cannot start or end with "-" or "."`, example)
-  }
-  if (name.length > MAX_HF_NAME) throw bad(`the name is ${name.length} characters, over the ${MAX_HF_NAME}-character limit`, example)
-  if (id.endsWith('.git')) throw bad('repo ids cannot end with ".git"', `try ${q(id.slice(0, -4))}`)
-  return id
-}
-
-function isValidHf(id: string): boolean {
-  const parts = id.split('/')
-  return (
-    parts.length <= 2 &&
-    parts.every((p) => HF_COMPONENT_RE.test(p)) &&
-    !id.includes('--') &&
-    !id.includes('..') &&
-    (parts.at(-1)?.length ?? 0) <= MAX_HF_NAME &&
-    !id.endsWith('.git')
-  )
 }

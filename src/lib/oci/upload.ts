@@ -1,13 +1,14 @@
-// One blob upload session. Chunked: PATCH by PATCH with Content-Range, and
+// One blob upload session (BlobUpload), in chunked or stream mode. Chunked: PATCH by PATCH with Content-Range, and
 // after any failed PATCH a resync with GET <location> before another byte is
 // sent (distribution ignores Content-Range and would append a re-sent chunk:
 // silent corruption); the bytes it did not keep are read again from the
 // source. Stream: the whole layer in one PATCH. A registry that refuses the
 // mode says which one to fall back to (ModeRefusedError).
+import {performance} from 'node:perf_hooks'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {ModelcarError} from '../errors.js'
-import {backoffDelay, defaultRetryPolicy, RetryableError, type RetryPolicy} from '../http/retry.js'
-import {isRetryableError, RegistryRefusedError, UploadGoneError, type RegistryClient} from './client.js'
+import {backoffDelay, defaultRetryPolicy, isRetryable, RetryableError, type RetryPolicy} from '../http/retry.js'
+import {RegistryRefusedError, UploadGoneError, type RegistryClient} from './client.js'
 import type {UploadMode} from './profiles.js'
 
 /** The session cannot continue: start the layer over on a new one. */
@@ -18,9 +19,32 @@ export class RestartLayerError extends ModelcarError {
   }
 }
 
+/** The registry no longer holds the session (404, BLOB_UPLOAD_UNKNOWN or BLOB_UPLOAD_INVALID). */
+export class SessionGoneError extends RestartLayerError {
+  constructor(message: string) {
+    super(message)
+    this.name = 'SessionGoneError'
+  }
+}
+
+/**
+ * A PATCH was cut mid-body and the registry then cancelled the session (CNCF
+ * distribution does: the bytes it holds no longer match the signed offset).
+ * On such a registry every PATCH is a chance to lose the whole layer.
+ */
+export class CutCancelsSessionError extends RestartLayerError {
+  constructor(message: string) {
+    super(message)
+    this.name = 'CutCancelsSessionError'
+  }
+}
+
 /** The registry refuses this upload mode: restart the layer in `next`. */
 export class ModeRefusedError extends ModelcarError {
-  constructor(readonly next: UploadMode, message: string) {
+  constructor(
+    readonly next: UploadMode,
+    message: string,
+  ) {
     super(message, {code: 'E_UPLOAD_MODE_REFUSED'})
     this.name = 'ModeRefusedError'
   }
@@ -34,9 +58,15 @@ export class SourceError extends Error {
   }
 }
 
-export interface UploadCheckpoint {
+/** How big each PATCH is; told how long each one took. */
+export interface ChunkSizes {
+  size(): number
+  measured(bytes: number, ms: number): void
+}
+
+/** What the registry has acknowledged: the session's location and how many bytes it holds. */
+export interface UploadAck {
   location: URL
-  /** Bytes the registry has acknowledged. */
   offset: number
 }
 
@@ -52,10 +82,10 @@ export interface UploadOptions {
   signal?: AbortSignal
   /** Aborts a PATCH in flight (a grace period after `signal`). */
   hardSignal?: AbortSignal
-  onAck?: (cp: UploadCheckpoint) => void
+  onAck?: (ack: UploadAck) => void
 }
 
-export class ChunkedUpload {
+export class BlobUpload {
   /** Bytes put on the wire in request bodies, re-sends included. */
   bytesSent = 0
   private readonly policy: RetryPolicy
@@ -71,29 +101,31 @@ export class ChunkedUpload {
     this.policy = opts.policy ?? defaultRetryPolicy
   }
 
-  static async open(client: RegistryClient, opts: UploadOptions = {}): Promise<ChunkedUpload> {
+  static async open(client: RegistryClient, opts: UploadOptions = {}): Promise<BlobUpload> {
     const {location, minChunk} = await client.startUpload()
     // Saved before the first byte: where a registry keeps sessions by id, a
     // first PATCH cut by a crash is resumed, not sent again.
     opts.onAck?.({location, offset: 0})
-    return new ChunkedUpload(client, location, 0, opts, minChunk)
+    return new BlobUpload(client, location, 0, opts, minChunk)
   }
 
   /** Continue a session the registry still holds `offset` bytes of. */
-  static resume(client: RegistryClient, location: URL, offset: number, opts: UploadOptions = {}): ChunkedUpload {
-    return new ChunkedUpload(client, location, offset, opts)
+  static resume(client: RegistryClient, location: URL, offset: number, opts: UploadOptions = {}): BlobUpload {
+    return new BlobUpload(client, location, offset, opts)
   }
 
-  /** Send bytes [offset, size) of `source` in PATCHes of at most `chunkSize`. */
-  async upload(source: ByteSource, size: number, chunkSize: number): Promise<void> {
+  /** Send bytes [offset, size) of `source` in PATCHes of at most `chunks.size()` each, telling it how long each took. */
+  async upload(source: ByteSource, size: number, chunks: ChunkSizes): Promise<void> {
     let failures = 0
     let lastFailure: {start: number; status?: number} | undefined
     while (this.offset < size) {
       if (this.opts.signal?.aborted) throw this.opts.signal.reason
       const start = this.offset
-      const length = Math.min(chunkSize, size - start)
+      const length = Math.min(chunks.size(), size - start)
       try {
+        const began = performance.now()
         await this.patch(source, start, length, true)
+        chunks.measured(length, performance.now() - began)
         failures = 0
         lastFailure = undefined
       } catch (error) {
@@ -103,11 +135,18 @@ export class ChunkedUpload {
         if (status === 405) throw new ModeRefusedError('monolithic', `the registry does not accept PATCH (405)`)
         if (status === 413) throw new ModeRefusedError('stream', `the registry refused a ${length}-byte chunk as too large (413)`)
         // ECR and others refuse chunks outside their part size (400 SIZE_INVALID): one PATCH then.
-        if (status === 400 && (error as RegistryRefusedError).errorCode === 'SIZE_INVALID') throw new ModeRefusedError('stream', `the registry refused a ${length}-byte chunk size (400 SIZE_INVALID)`)
+        if (status === 400 && (error as RegistryRefusedError).errorCode === 'SIZE_INVALID')
+          throw new ModeRefusedError('stream', `the registry refused a ${length}-byte chunk size (400 SIZE_INVALID)`)
         const refusedRange = error instanceof RegistryRefusedError && error.status === 416
-        if (!(isRetryableError(error) || refusedRange) || ++failures > this.policy.maxRetries || this.opts.hardSignal?.aborted) throw error
-        await sleep(backoffDelay(failures - 1, this.policy, error instanceof RetryableError ? error.retryAfterMs : undefined), undefined, {signal: this.opts.hardSignal})
-        const kept = await this.resync(start, start + length)
+        if (!(isRetryable(error) || refusedRange) || ++failures > this.policy.maxRetries || this.opts.hardSignal?.aborted) throw error
+        await sleep(backoffDelay(failures - 1, this.policy, error instanceof RetryableError ? error.retryAfterMs : undefined), undefined, {
+          signal: this.opts.hardSignal,
+        })
+        const kept = await this.resync(start, start + length).catch((resyncError) => {
+          // No answer to the PATCH, then no session: the cut itself cancelled it.
+          if (!(resyncError instanceof SessionGoneError) || status !== undefined) throw resyncError
+          throw new CutCancelsSessionError(`the registry cancelled the upload session after a PATCH was cut (${resyncError.message})`)
+        })
         // The registry refused a chunk it should have taken: a 416 although
         // our range was right means "too big"; the same refusal twice at the
         // same offset of a multi-PATCH session means chunk sequences break
@@ -133,7 +172,8 @@ export class ChunkedUpload {
       if (error instanceof SourceError) throw error.cause
       const status = statusOf(error)
       if (status === 405 || status === 413) throw new ModeRefusedError('monolithic', `the registry refused a streamed PATCH (${status})`)
-      if (isRetryableError(error) || error instanceof UploadGoneError) throw new RestartLayerError(`streamed PATCH failed: ${(error as Error).message}`)
+      if (isRetryable(error) || error instanceof UploadGoneError)
+        throw new RestartLayerError(`streamed PATCH failed: ${(error as Error).message}`)
       throw error
     }
   }
@@ -149,7 +189,10 @@ export class ChunkedUpload {
 
   private async patch(source: ByteSource, start: number, length: number, contentRange: boolean): Promise<void> {
     await source.seek(start).catch((error) => Promise.reject(new SourceError(error)))
-    this.location = await this.client.patchStream(this.location, start, length, (max) => this.pull(source, max), {signal: this.opts.hardSignal, contentRange})
+    this.location = await this.client.patchStream(this.location, start, length, (max) => this.pull(source, max), {
+      signal: this.opts.hardSignal,
+      contentRange,
+    })
     this.ack(start + length)
   }
 
@@ -186,12 +229,18 @@ export class ChunkedUpload {
  * that is gone, silent about its size, or outside the bounds (it lost bytes,
  * or holds bytes we cannot account for) means the layer starts over.
  */
-export async function heldBytes(client: RegistryClient, location: URL, min: number, max: number, what: string): Promise<{location: URL; size: number}> {
+export async function heldBytes(
+  client: RegistryClient,
+  location: URL,
+  min: number,
+  max: number,
+  what: string,
+): Promise<{location: URL; size: number}> {
   let status
   try {
     status = await client.uploadStatus(location)
   } catch (error) {
-    if (error instanceof UploadGoneError) throw new RestartLayerError(error.message)
+    if (error instanceof UploadGoneError) throw new SessionGoneError(error.message)
     throw error
   }
   if (status.size === undefined) throw new RestartLayerError('the registry does not report how much of the upload it holds')

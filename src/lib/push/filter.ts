@@ -54,13 +54,16 @@ export function parsePattern(pattern: string): Token[] {
 
 function matchOne(token: Token, c: string): boolean {
   switch (token.kind) {
-    case 'char': return token.char === c
-    case 'any': return true
+    case 'char':
+      return token.char === c
+    case 'any':
+      return true
     case 'class': {
       const hit = token.singles.has(c) || token.ranges.some(([a, b]) => a <= c && c <= b)
       return hit !== token.negate
     }
-    default: return false
+    default:
+      return false
   }
 }
 

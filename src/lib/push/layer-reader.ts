@@ -1,17 +1,29 @@
 // A layer's bytes, readable in order from any position: the tar header and
 // trailer come from memory, the content from the Hub with Range. Every byte is
-// hashed (layer and content SHA-256) the first time it is read, so the reader
+// hashed (layer and content SHA-256, and for a file outside LFS its git blob
+// id, which the listing gives) the first time it is read, so the reader
 // can go back (to re-send what the registry did not keep) without hashing a
 // byte twice. A resumed upload starts from a saved hash state (`checkpoint()`)
 // or, without one, from byte 0 to rebuild the hash.
+import {createHash, type Hash} from 'node:crypto'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {RangeIgnoredError, type HubClient} from '../hf/client.js'
 import {TransportError, type RawResponse} from '../http/raw.js'
 import {backoffDelay, RetryableError, type RetryPolicy} from '../http/retry.js'
-import {createSha256, saveableHashes, savedStateSize, type Sha256} from '../hash/sha256.js'
+import {ModelcarError} from '../errors.js'
+import {createSha256, type Sha256} from '../hash/sha256.js'
 import {layerHeader, layerTrailer} from '../layer/tar.js'
-import {RestartLayerError} from '../oci/upload.js'
+import {packHashStates, unpackHashStates} from '../state/checkpoint.js'
 import type {PlannedFile} from './plan.js'
+import {SegmentedBody, segmentedWorth} from './segments.js'
+
+/** The upload went back before the restored hash state: those bytes cannot be hashed again, the layer restarts. */
+export class RewoundPastStateError extends ModelcarError {
+  constructor(message: string) {
+    super(message, {code: 'E_UPLOAD_RESTART'})
+    this.name = 'RewoundPastStateError'
+  }
+}
 
 export interface HubSource {
   hub: HubClient
@@ -36,20 +48,33 @@ export class LayerReader {
   readonly restoredAt: number
   private readonly layerHash: Sha256
   private readonly contentHash: Sha256
-  private body: {res: RawResponse; pieces: AsyncIterator<Buffer>; skip: number} | undefined
+  /** SHA-1 of `blob <size>\0<content>`, for files the listing names by git blob id (not LFS). */
+  private readonly gitBlob: Hash | undefined
+  private body: {pieces: AsyncIterator<Buffer>; destroy: () => void; skip: number} | undefined
+  /** Large files are read over several Hub connections, until the Hub ignores a Range. */
+  private segmented: boolean
   private leftover: Buffer | undefined
 
   /** `hashState`: a `checkpoint()`, to continue the hashes where it was taken. */
-  constructor(readonly file: PlannedFile, private readonly source: HubSource, hashState?: Buffer) {
+  constructor(
+    readonly file: PlannedFile,
+    private readonly source: HubSource,
+    hashState?: Buffer,
+  ) {
     this.header = layerHeader(file.path, file.size)
     this.trailer = layerTrailer(file.size)
     this.size = file.layerSize
-    const saved = hashState ? unpackStates(hashState) : undefined
+    // node:crypto's SHA-1 cannot be saved: a file checked by git blob id (at
+    // most a few MiB outside LFS) hashes from its first byte again.
+    const checkBlobId = !file.lfsSha256 && /^[0-9a-f]{40}$/.test(file.oid)
+    const saved = hashState && !checkBlobId ? unpackHashStates(hashState) : undefined
     const usable = saved && saved.offset <= this.size ? saved : undefined
+    this.gitBlob = checkBlobId ? createHash('sha1').update(`blob ${file.size}\0`) : undefined
     this.layerHash = createSha256(usable?.layer)
     this.contentHash = createSha256(usable?.content)
     this.restoredAt = usable?.offset ?? 0
     this.position = this.hashed = this.restoredAt
+    this.segmented = segmentedWorth(file.size)
   }
 
   /** Both hash states, when exactly `offset` bytes are hashed (to save with that checkpoint). */
@@ -58,10 +83,7 @@ export class LayerReader {
     const layer = this.layerHash.save()
     const content = this.contentHash.save()
     if (!layer || !content) return undefined
-    const head = Buffer.alloc(9)
-    head[0] = STATE_FORMAT
-    head.writeBigUInt64BE(BigInt(offset), 1)
-    return Buffer.concat([head, layer, content])
+    return packHashStates({offset, layer, content})
   }
 
   private get contentEnd(): number {
@@ -70,7 +92,10 @@ export class LayerReader {
 
   /** Move to `target`: backwards re-reads from the Hub; forwards reads (and hashes) the gap. */
   async seek(target: number): Promise<void> {
-    if (target < this.restoredAt) throw new RestartLayerError(`${this.file.path}: the registry went back to byte ${target}, before the restored hash state (${this.restoredAt})`)
+    if (target < this.restoredAt) {
+      const why = `the registry went back to byte ${target}, before the restored hash state (${this.restoredAt})`
+      throw new RewoundPastStateError(`${this.file.path}: ${why}`)
+    }
     if (target < this.position) {
       this.closeBody()
       this.position = target
@@ -85,15 +110,22 @@ export class LayerReader {
     let piece: Buffer
     if (at < this.header.length) piece = this.header.subarray(at, Math.min(this.header.length, at + max))
     else if (at >= this.contentEnd) piece = this.trailer.subarray(at - this.contentEnd, at - this.contentEnd + max)
-    else piece = await this.readContent(Math.min(max, this.contentEnd - at))
+    else {
+      piece = await this.readContent(Math.min(max, this.contentEnd - at))
+      if (at + piece.length === this.contentEnd) await this.expectBodyEnd()
+    }
     this.account(at, piece)
     this.position = at + piece.length
     return piece
   }
 
-  digests(): {digest: string; contentSha256: string} {
+  digests(): {digest: string; contentSha256: string; gitBlobId?: string} {
     if (this.hashed !== this.size) throw new Error(`layer of ${this.file.path} hashed to ${this.hashed} of ${this.size} bytes`)
-    return {digest: `sha256:${this.layerHash.hex()}`, contentSha256: this.contentHash.hex()}
+    return {
+      digest: `sha256:${this.layerHash.hex()}`,
+      contentSha256: this.contentHash.hex(),
+      ...(this.gitBlob ? {gitBlobId: this.gitBlob.copy().digest('hex')} : {}),
+    }
   }
 
   close(): void {
@@ -102,18 +134,25 @@ export class LayerReader {
 
   private account(at: number, piece: Buffer): void {
     const end = at + piece.length
-    if (end <= this.hashed) {
-      this.reread += piece.length
-      return
-    }
+    // Re-read counts what came from the Hub again: content bytes, not the tar framing held in memory.
+    this.reread += this.contentBytes(at, Math.min(end, this.hashed))
+    if (end <= this.hashed) return
     const fresh = at >= this.hashed ? piece : piece.subarray(this.hashed - at)
-    this.reread += piece.length - fresh.length
     const freshAt = end - fresh.length
     this.layerHash.update(fresh)
     const cStart = Math.max(freshAt, this.header.length)
     const cEnd = Math.min(end, this.contentEnd)
-    if (cEnd > cStart) this.contentHash.update(fresh.subarray(cStart - freshAt, cEnd - freshAt))
+    if (cEnd > cStart) {
+      const content = fresh.subarray(cStart - freshAt, cEnd - freshAt)
+      this.contentHash.update(content)
+      this.gitBlob?.update(content)
+    }
     this.hashed = end
+  }
+
+  /** How many of the layer bytes [from, to) are file content (the rest is tar framing, made here). */
+  contentBytes(from: number, to: number): number {
+    return Math.max(0, Math.min(to, this.contentEnd) - Math.max(from, this.header.length))
   }
 
   /** Content bytes at the current position, continuing cut or stalled bodies with Range. */
@@ -126,7 +165,9 @@ export class LayerReader {
         const next = await this.body!.pieces.next()
         if (next.done) {
           this.closeBody()
-          throw new RetryableError(`the Hub's body for ${this.file.path} ended at byte ${this.position - this.header.length} of ${this.file.size}`)
+          throw new RetryableError(
+            `the Hub's body for ${this.file.path} ended at byte ${this.position - this.header.length} of ${this.file.size}`,
+          )
         }
         let chunk = next.value
         if (this.body!.skip > 0) {
@@ -139,11 +180,34 @@ export class LayerReader {
         return this.take(chunk, max)
       } catch (error) {
         this.closeBody()
+        // Segments need the Hub to honour Range; one body copes without.
+        if (error instanceof RangeIgnoredError) this.segmented = false
         const retryable = error instanceof TransportError || error instanceof RetryableError || isStreamError(error)
         if (!retryable || ++failures > this.source.policy.maxRetries || this.source.signal?.aborted) throw error
         this.source.onRetry?.(`${this.file.path}: ${(error as Error).message}; continuing from byte ${this.position - this.header.length}`)
-        await sleep(backoffDelay(failures - 1, this.source.policy, error instanceof RetryableError ? error.retryAfterMs : undefined), undefined, {signal: this.source.signal})
+        await sleep(
+          backoffDelay(failures - 1, this.source.policy, error instanceof RetryableError ? error.retryAfterMs : undefined),
+          undefined,
+          {signal: this.source.signal},
+        )
       }
+    }
+  }
+
+  /**
+   * The listing's size is the whole file: a body that goes on past it (no
+   * Content-Length to catch it early) is refused, not cut to fit.
+   */
+  private async expectBodyEnd(): Promise<void> {
+    const extra = this.leftover?.length ?? 0
+    this.leftover = undefined
+    const next = extra === 0 && this.body ? await this.body.pieces.next() : undefined
+    this.closeBody()
+    if (extra > 0 || (next && !next.done && next.value.length > 0)) {
+      throw new ModelcarError(
+        `The Hub sent ${this.file.path} with more bytes than the ${this.file.size} its listing gives: the repo changed or the mirror is inconsistent; nothing was pushed for this file.`,
+        {code: 'E_HUB_SIZE'},
+      )
     }
   }
 
@@ -159,6 +223,13 @@ export class LayerReader {
   private async openBody(): Promise<void> {
     const offset = this.position - this.header.length
     const {hub, hfRepo, sha, signal} = this.source
+    if (this.segmented) {
+      const open = (start: number, end: number, segmentSignal: AbortSignal) =>
+        hub.openFile(hfRepo, sha, this.file, start, segmentSignal, end)
+      const body = new SegmentedBody(open, offset, this.file.size, signal)
+      this.body = {pieces: body, destroy: () => body.destroy(), skip: 0}
+      return
+    }
     let res: RawResponse
     let skip = 0
     try {
@@ -170,32 +241,25 @@ export class LayerReader {
       res = await hub.openFile(hfRepo, sha, this.file, 0, signal)
       skip = offset
     }
-    this.body = {res, pieces: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](), skip}
+    this.body = {pieces: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](), destroy: () => res.body.destroy(), skip}
   }
 
   private closeBody(): void {
     this.leftover = undefined
     if (this.body) {
-      this.body.res.body.destroy()
+      this.body.destroy()
       this.body = undefined
     }
   }
 }
 
-/** Saved hash states: a format byte, the offset (u64), then the layer's and the content's states. */
-const STATE_FORMAT = 1
-
-function unpackStates(saved: Buffer): {offset: number; layer: Buffer; content: Buffer} | undefined {
-  if (!saveableHashes || saved.length !== 9 + 2 * savedStateSize || saved[0] !== STATE_FORMAT) return undefined
-  return {offset: Number(saved.readBigUInt64BE(1)), layer: saved.subarray(9, 9 + savedStateSize), content: saved.subarray(9 + savedStateSize)}
-}
-
-/** Where a `checkpoint()` was taken; undefined if it cannot be restored here. */
-export function savedStateOffset(saved: Buffer): number | undefined {
-  return unpackStates(saved)?.offset
-}
-
 function isStreamError(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException)?.code
-  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'EPIPE' || code === 'ETIMEDOUT' || (error as Error)?.message === 'aborted'
+  return (
+    code === 'ECONNRESET' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    code === 'EPIPE' ||
+    code === 'ETIMEDOUT' ||
+    (error as Error)?.message === 'aborted'
+  )
 }

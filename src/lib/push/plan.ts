@@ -2,10 +2,12 @@
 // paths, and size every layer before a byte moves. --dry-run prints this.
 import {ModelcarError, UsageError} from '../errors.js'
 import type {HubClient, HubFile} from '../hf/client.js'
-import {checkRepoPaths} from '../hf/paths.js'
+import {checkRepoPaths, confusableNames} from '../hf/paths.js'
 import {layerSize} from '../layer/tar.js'
 import {planWarnings, profileFor, type RegistryProfile, type UploadModeFlag} from '../oci/profiles.js'
 import type {RegistryEndpoint} from '../oci/reference.js'
+import type {Platform} from '../oci/image.js'
+import type {ResolvedBase} from './base-image.js'
 import {fileFilter} from './filter.js'
 
 export interface PushParams {
@@ -18,10 +20,18 @@ export interface PushParams {
   include: string[]
   exclude: string[]
   workers: number
-  chunkMiB: number
+  /** Undefined: sized from the measured rate. */
+  chunkMiB?: number
   failFast: boolean
   force?: boolean
   uploadMode: UploadModeFlag
+  /** --base-image as given; the digest it resolved to once a run recorded it. */
+  baseImage?: string
+  baseDigest?: string
+  /** --platform: one image per platform of the base, in an index. */
+  platforms?: Platform[]
+  /** --modelpack: a ModelPack manifest over the same layers, in the index. */
+  modelpack?: boolean
 }
 
 export interface PlannedFile extends HubFile {
@@ -42,6 +52,8 @@ export interface PushPlan {
   warnings: string[]
   /** Which registry profile applies, and the upload mode it starts with. */
   profile: RegistryProfile
+  /** The base image, resolved to a digest (not on --dry-run, which touches no registry). */
+  base?: ResolvedBase
 }
 
 export async function planPush(params: PushParams, hub: HubClient): Promise<PushPlan> {
@@ -52,9 +64,17 @@ export async function planPush(params: PushParams, hub: HubClient): Promise<Push
   const files = listed.filter((f) => keep(f.path)).map((f) => ({...f, layerSize: layerSize(f.path, f.size)}))
   if (files.length === 0) {
     const why = listed.length === 0 ? 'has no files' : `has ${listed.length} files but none matched --include/--exclude`
-    throw new UsageError(`${params.hfRepo}@${sha.slice(0, 12)} ${why}: nothing to push; check the repo and the filters.`, 'E_NOTHING_TO_PUSH')
+    throw new UsageError(
+      `${params.hfRepo}@${sha.slice(0, 12)} ${why}: nothing to push; check the repo and the filters.`,
+      'E_NOTHING_TO_PUSH',
+    )
   }
-  if (files.length > 10_000) throw new ModelcarError(`${files.length} files would make ${files.length} layers, more than any registry accepts: narrow the push with --include/--exclude.`, {code: 'E_TOO_MANY_LAYERS', exitCode: 2})
+  if (files.length > 10_000)
+    throw new ModelcarError(
+      `${files.length} files would make ${files.length} layers, more than any registry accepts: narrow the push with --include/--exclude.`,
+      {code: 'E_TOO_MANY_LAYERS', exitCode: 2},
+    )
+  await hub.checkAccess(params.hfRepo, sha, files[0])
   const tag = params.targetTag ?? sha.slice(0, 12)
   return {
     params,
@@ -65,7 +85,7 @@ export async function planPush(params: PushParams, hub: HubClient): Promise<Push
     totalBytes: files.reduce((n, f) => n + f.size, 0),
     totalLayerBytes: files.reduce((n, f) => n + f.layerSize, 0),
     imageRef: `${params.registry.display}/${params.targetRepo}:${tag}`,
-    warnings: planWarnings(profileFor(params.registry.host), files),
+    warnings: [...planWarnings(profileFor(params.registry.host), files), ...confusableNames(files.map((f) => f.path))],
     profile: profileFor(params.registry.host),
   }
 }

@@ -1,28 +1,36 @@
 // The push service behind `modelcar push` and `modelcar resume`: builds the
 // Hub and registry clients from flags and the environment, finds or records
 // the run (re-running the same push continues it), takes the run's lock,
-// executes, and closes the run record whatever happens.
+// executes, and closes the run record whatever happens. It renders nothing:
+// what happens leaves through the caller's PushEvents.
 import {hubClient, registryClient, retryPolicy} from '../clients.js'
+import {DEFAULT_HF_ENDPOINT} from '../hf/token.js'
 import {EXIT, ModelcarError, UsageError} from '../errors.js'
 import {parseRegistry} from '../oci/reference.js'
-import {profileFor, type UploadModeFlag} from '../oci/profiles.js'
+import {profileFor, UploadModes, type UploadModeFlag} from '../oci/profiles.js'
 import {BlobStore} from '../state/blobs.js'
 import {ModeStore} from '../state/modes.js'
 import {openStateDb} from '../state/db.js'
 import {lockRun} from '../state/lock.js'
 import type {RegistryClient} from '../oci/client.js'
+import {checkpointFromRow} from '../state/checkpoint.js'
 import {RunStore, type RunRow} from '../state/runs.js'
-import type {Progress} from '../ui/progress.js'
+import {platformText} from '../oci/image.js'
+import {parsePlatform, resolveBaseImage} from './base-image.js'
+import {PushEvents} from './events.js'
+import {errorText, executePush, type PushResult} from './execute.js'
 import {planPush, type PushParams, type PushPlan} from './plan.js'
-import {errorText, executePush, type PushResult} from './run.js'
-import {UploadModes} from './transfer.js'
 
 export interface PushRequest extends PushParams {
+  /** The Hub a resumed run started with (modelcar resume); a new push reads HF_ENDPOINT. */
+  hfEndpoint?: string
   dryRun: boolean
   stateDb: string
   maxRetries?: number
   /** Seconds without a byte moving before a request is retried. */
   stallTimeoutS?: number
+  /** false: accept any certificate from the registry. */
+  tlsVerify?: boolean
   /** Continue this run (modelcar resume) rather than look one up. */
   runId?: number
 }
@@ -30,51 +38,91 @@ export interface PushRequest extends PushParams {
 export interface PushOutcome {
   plan: PushPlan
   result?: PushResult
-  /** The run this push continued, if it was not a fresh one. */
-  resumedRun?: number
 }
 
-export interface PushUi {
-  progress?: Progress
+export interface PushOptions {
+  /** Where the push reports what it does (created by the caller, who renders it). */
+  events?: PushEvents
+  /** Interrupts the push: transfers stop at a checkpoint and the run is recorded as interrupted. */
   signal?: AbortSignal
   env?: NodeJS.ProcessEnv
 }
 
-export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutcome> {
-  const net = {maxRetries: req.maxRetries, stallTimeoutS: req.stallTimeoutS, env: ui.env, onRetry: (m: string) => ui.progress?.events.retry?.(m)}
+export async function push(req: PushRequest, opts: PushOptions = {}): Promise<PushOutcome> {
+  const events = opts.events ?? new PushEvents()
+  const env = pinnedEnv(req, opts.env ?? process.env, events)
+  const net = {
+    maxRetries: req.maxRetries,
+    stallTimeoutS: req.stallTimeoutS,
+    tlsVerify: req.tlsVerify,
+    env,
+    onRetry: (m: string) => events.emit('retry', m),
+    onRoute: (m: string) => events.emit('route', m),
+  }
   const policy = retryPolicy(net)
   const hub = hubClient(net)
-  const plan = await planPush(req, hub)
-  if (req.dryRun) return {plan}
-  for (const warning of plan.warnings) ui.progress?.log(`warning: ${warning}`)
+  // A damaged or read-only state database is said before the Hub is asked anything.
+  const db = req.dryRun ? undefined : openStateDb(req.stateDb)
+  let plan: PushPlan
+  try {
+    plan = await planPush(req, hub)
+    if (req.baseImage && db) plan.base = await resolveBaseImage(req.baseImage, req.baseDigest, req.platforms, req.registry.baseUrl, net)
+  } catch (error) {
+    db?.close()
+    throw error
+  }
+  events.emit('plan', plan)
+  if (!db) return {plan}
 
-  const db = openStateDb(req.stateDb)
   try {
     const runs = new RunStore(db)
     const key = pushKey(req, plan)
     const registry = await registryClient(req.registry, req.targetRepo, net)
+    // Pre-flight before anything is recorded: a wrong port, scheme or missing
+    // credentials leave no run behind to resume.
+    await registry.ping()
     if (req.force) await abandon(runs, runs.findResumable(key), registry)
     const previous = req.runId ?? (req.force ? undefined : runs.findResumable(key)?.id)
-    const runId = previous ?? runs.create({
-      pushKey: key, hfSha: plan.sha, hfEndpoint: hub.endpoint.href, hfRepo: req.hfRepo, hfRevision: req.revision,
-      registry: req.registry.display, targetRepo: req.targetRepo, targetTag: plan.tag, params: paramsRecord(req),
-    })
+    const runId =
+      previous ??
+      runs.create({
+        pushKey: key,
+        hfSha: plan.sha,
+        hfEndpoint: hub.endpoint.href,
+        hfRepo: req.hfRepo,
+        hfRevision: req.revision,
+        registry: req.registry.display,
+        targetRepo: req.targetRepo,
+        targetTag: plan.tag,
+        params: paramsRecord(req, plan),
+      })
     const release = lockRun(runs, runId)
+    events.emit('run', runId)
     if (previous) {
       runs.restart(runId)
-      ui.progress?.log(`Resuming run ${runId}`)
+      events.emit('runResumed', runId)
     }
     try {
-      ui.progress?.expect(plan.totalLayerBytes)
-      const modes = uploadModes(req, new ModeStore(db), (message) => ui.progress?.log(message))
-      const result = await executePush(plan, {
-        hub, registry, runs, blobs: new BlobStore(db), policy, signal: ui.signal, registryKey: req.registry.baseUrl, modes,
-        scheduler: ui.progress?.scheduler, events: ui.progress?.events,
-      }, runId)
+      const modes = uploadModes(req, new ModeStore(db), events)
+      const result = await executePush(
+        plan,
+        {
+          hub,
+          registry,
+          runs,
+          blobs: new BlobStore(db),
+          policy,
+          signal: opts.signal,
+          registryKey: req.registry.baseUrl,
+          modes,
+          events,
+        },
+        runId,
+      )
       runs.finish(runId, 'done', {manifestDigest: result.manifestDigest})
-      return {plan, result, resumedRun: previous}
+      return {plan, result}
     } catch (error) {
-      runs.finish(runId, ui.signal?.aborted ? 'interrupted' : 'failed', {error: errorText(error)})
+      runs.finish(runId, opts.signal?.aborted ? 'interrupted' : 'failed', {error: errorText(error)})
       throw error
     } finally {
       release()
@@ -82,6 +130,19 @@ export async function push(req: PushRequest, ui: PushUi = {}): Promise<PushOutco
   } finally {
     db.close()
   }
+}
+
+/**
+ * A resumed run talks to the Hub it started with (the image's source
+ * annotation names it, so another endpoint would give another digest).
+ */
+function pinnedEnv(req: PushRequest, env: NodeJS.ProcessEnv, events: PushEvents): NodeJS.ProcessEnv {
+  if (!req.hfEndpoint) return env
+  const here = (env.HF_ENDPOINT || DEFAULT_HF_ENDPOINT).replace(/\/+$/, '')
+  const recorded = req.hfEndpoint.replace(/\/+$/, '')
+  if (here !== recorded)
+    events.emit('warning', `this run started against the Hub at ${recorded}; it continues there (HF_ENDPOINT here says ${here})`)
+  return {...env, HF_ENDPOINT: recorded}
 }
 
 /**
@@ -94,7 +155,8 @@ async function abandon(runs: RunStore, run: RunRow | undefined, registry: Regist
   const release = lockRun(runs, run.id)
   try {
     for (const f of runs.files(run.id)) {
-      if (f.upload_location) await registry.cancelUpload(new URL(f.upload_location)).catch(() => undefined)
+      const cp = checkpointFromRow(f)
+      if (cp) await registry.cancelUpload(cp.location).catch(() => undefined)
     }
     runs.finish(run.id, 'failed', {error: 'abandoned: a --force push replaced it'})
   } finally {
@@ -107,13 +169,13 @@ async function abandon(runs: RunStore, run: RunRow | undefined, registry: Regist
  * push, else its profile. Refusals step it down as the push goes (auto only)
  * and are remembered.
  */
-function uploadModes(req: PushParams, store: ModeStore, log: (message: string) => void): UploadModes {
+function uploadModes(req: PushParams, store: ModeStore, events: PushEvents): UploadModes {
   const profile = profileFor(req.registry.host)
   if (req.uploadMode !== 'auto') return new UploadModes(req.uploadMode, profile, false)
   const learnt = store.get(req.registry.baseUrl)
   return new UploadModes(learnt?.mode ?? profile.mode, profile, true, (mode, why) => {
     store.set(req.registry.baseUrl, mode, why)
-    log(`${req.registry.display} refused the previous upload mode (${why}): using ${mode} uploads from now on`)
+    events.emit('uploadModeLearnt', {registry: req.registry.display, mode, why})
   })
 }
 
@@ -124,10 +186,18 @@ export function resumeRequest(stateDb: string, runId: number | undefined): PushR
     const runs = new RunStore(db)
     const run = runId === undefined ? runs.latestUnfinished() : runs.get(runId)
     if (!run) {
-      throw new UsageError(runId === undefined ? 'There is no unfinished push to resume: see `modelcar list`.' : `Run ${runId} does not exist: see \`modelcar list\`.`, 'E_NO_RUN')
+      throw new UsageError(
+        runId === undefined
+          ? 'There is no unfinished push to resume: see `modelcar list`.'
+          : `Run ${runId} does not exist: see \`modelcar list\`.`,
+        'E_NO_RUN',
+      )
     }
     if (run.status === 'done') {
-      throw new ModelcarError(`Run ${run.id} already finished (${run.manifest_digest}): nothing to resume.`, {code: 'E_RUN_DONE', exitCode: EXIT.usage})
+      throw new ModelcarError(`Run ${run.id} already finished (${run.manifest_digest}): nothing to resume.`, {
+        code: 'E_RUN_DONE',
+        exitCode: EXIT.usage,
+      })
     }
     return requestFromRun(run, stateDb)
   } finally {
@@ -137,9 +207,11 @@ export function resumeRequest(stateDb: string, runId: number | undefined): PushR
 
 function requestFromRun(run: RunRow, stateDb: string): PushRequest {
   const p = JSON.parse(run.params) as Record<string, unknown>
-  const registryInput = p.registryScheme ? `${p.registryScheme}://${p.registry}` : String(p.registry)
+  const text = (v: unknown) => (typeof v === 'string' ? v : '')
+  const registryInput = p.registryScheme ? `${text(p.registryScheme)}://${text(p.registry)}` : text(p.registry)
   return {
     hfRepo: run.hf_repo,
+    hfEndpoint: run.hf_endpoint,
     // Pinned: a branch that moved since must not change what this run pushes.
     revision: run.hf_sha ?? run.hf_revision,
     registry: parseRegistry(registryInput),
@@ -150,9 +222,12 @@ function requestFromRun(run: RunRow, stateDb: string): PushRequest {
     exclude: (p.exclude as string[]) ?? [],
     workers: Number(p.workers ?? 4),
     uploadMode: (p.uploadMode as UploadModeFlag) ?? 'auto',
-    chunkMiB: Number(p.chunkMiB ?? 8),
+    chunkMiB: p.chunkMiB === undefined || p.chunkMiB === null ? undefined : Number(p.chunkMiB),
     failFast: p.failFast !== false,
     force: false,
+    ...(p.baseImage ? {baseImage: text(p.baseImage), baseDigest: text(p.baseDigest)} : {}),
+    ...(Array.isArray(p.platforms) ? {platforms: (p.platforms as string[]).map(parsePlatform)} : {}),
+    ...(p.modelpack ? {modelpack: true} : {}),
     dryRun: false,
     stateDb,
     runId: run.id,
@@ -161,14 +236,39 @@ function requestFromRun(run: RunRow, stateDb: string): PushRequest {
 
 /** What makes two pushes "the same": same bytes to the same place. */
 function pushKey(req: PushParams, plan: PushPlan): string {
-  return JSON.stringify([req.hfRepo, plan.sha, req.registry.baseUrl, req.targetRepo, plan.tag, req.include, req.exclude])
+  const key: unknown[] = [req.hfRepo, plan.sha, req.registry.baseUrl, req.targetRepo, plan.tag, req.include, req.exclude]
+  // Only when set, so plain pushes keep the keys earlier versions recorded.
+  const image = imageRecord(req, plan)
+  if (Object.keys(image).length > 0) key.push(image)
+  return JSON.stringify(key)
+}
+
+/** Base image (pinned to its digest), platforms and ModelPack: what else decides the image's bytes. */
+function imageRecord(req: PushParams, plan: PushPlan): Record<string, unknown> {
+  return {
+    ...(plan.base ? {baseImage: req.baseImage, baseDigest: plan.base.image.digest} : {}),
+    ...(req.platforms?.length ? {platforms: req.platforms.map(platformText)} : {}),
+    ...(req.modelpack ? {modelpack: true} : {}),
+  }
 }
 
 /** The flags worth recording (and replaying on resume). Never secrets. */
-function paramsRecord(req: PushRequest): Record<string, unknown> {
+function paramsRecord(req: PushRequest, plan: PushPlan): Record<string, unknown> {
   return {
-    hfRepo: req.hfRepo, revision: req.revision, registry: req.registry.display, registryScheme: req.registry.scheme,
-    targetRepo: req.targetRepo, targetTag: req.targetTag, alsoTags: req.alsoTags, include: req.include, exclude: req.exclude,
-    workers: req.workers, chunkMiB: req.chunkMiB, failFast: req.failFast, force: req.force ?? false, uploadMode: req.uploadMode,
+    hfRepo: req.hfRepo,
+    revision: req.revision,
+    registry: req.registry.display,
+    registryScheme: req.registry.scheme,
+    targetRepo: req.targetRepo,
+    targetTag: req.targetTag,
+    alsoTags: req.alsoTags,
+    include: req.include,
+    exclude: req.exclude,
+    workers: req.workers,
+    chunkMiB: req.chunkMiB,
+    failFast: req.failFast,
+    force: req.force ?? false,
+    uploadMode: req.uploadMode,
+    ...imageRecord(req, plan),
   }
 }

@@ -7,11 +7,13 @@ import {ModelcarError} from '../errors.js'
 import type {HubClient} from '../hf/client.js'
 import {RangeIgnoredError} from '../hf/client.js'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {backoffDelay, defaultRetryPolicy, type RetryPolicy} from '../http/retry.js'
-import {isRetryableError, RegistryRefusedError, type RegistryClient} from '../oci/client.js'
-import {clampChunk, type RegistryProfile, type UploadMode} from '../oci/profiles.js'
-import {ChunkedUpload, heldBytes, ModeRefusedError, RestartLayerError, type UploadCheckpoint} from '../oci/upload.js'
-import {LayerReader, savedStateOffset} from './layer-reader.js'
+import {backoffDelay, defaultRetryPolicy, isRetryable, type RetryPolicy} from '../http/retry.js'
+import {RegistryRefusedError, type RegistryClient} from '../oci/client.js'
+import {clampChunk, type UploadMode, type UploadModes} from '../oci/profiles.js'
+import {BlobUpload, CutCancelsSessionError, heldBytes, ModeRefusedError, RestartLayerError, type UploadAck} from '../oci/upload.js'
+import {savedStateOffset, type LayerCheckpoint} from '../state/checkpoint.js'
+import {fixedChunks, measuredChunks} from './chunk-size.js'
+import {LayerReader, RewoundPastStateError} from './layer-reader.js'
 import type {PlannedFile} from './plan.js'
 
 export interface TransferContext {
@@ -21,7 +23,8 @@ export interface TransferContext {
   registry: RegistryClient
   /** The upload mode in force for this registry; shared by the workers of a push. */
   modes: UploadModes
-  chunkSize: number
+  /** Bytes per PATCH; undefined: sized from the measured rate (chunk-size.ts). */
+  chunkSize?: number
   policy?: RetryPolicy
   signal?: AbortSignal
   /** Layer bytes read so far (for progress). */
@@ -32,15 +35,12 @@ export interface TransferContext {
   /** The upload session was given up: forget its checkpoint. */
   onRestart?: () => void
   onRetry?: (why: string) => void
+  /** A checkpointed session of an earlier process continues at this layer offset. */
+  onResumed?: (offset: number) => void
   /** Continue this upload session (from a checkpoint of an earlier process). */
   resume?: LayerCheckpoint
   /** Bytes moved since the last call, for the run's accounting: at each checkpoint and when an attempt ends. */
   onTransferStats?: (stats: TransferStats) => void
-}
-
-/** An acknowledged offset, and the hash states after exactly those bytes when they can be saved. */
-export interface LayerCheckpoint extends UploadCheckpoint {
-  hashState?: Buffer
 }
 
 export interface LayerResult {
@@ -56,55 +56,61 @@ export interface TransferStats {
   reread: number
 }
 
+/** Restarts of a layer in a row that got no further than an earlier attempt; then the layer fails. */
 const MAX_LAYER_RESTARTS = 3
+/** Mode changes are not failures, but there are only so many modes. */
+const MAX_MODE_CHANGES = 3
 /** After an interrupt, the PATCH in flight gets this long to land. */
 const INTERRUPT_GRACE_MS = 2000
 
-/**
- * The upload mode of a push, learnt per registry: it starts from the profile
- * (or the flag) and only ever steps down chunked → stream → monolithic when
- * the registry refuses what it was sent, so a refusal is never retried forever.
- */
-export class UploadModes {
-  constructor(
-    public mode: UploadMode,
-    readonly profile: RegistryProfile,
-    /** Whether the registry's refusals may change the mode (--upload-mode auto). */
-    private readonly adaptive: boolean,
-    private readonly onLearn?: (mode: UploadMode, why: string) => void,
-  ) {}
-
-  /** True when the layer should be tried again (in the mode now in force). */
-  stepDown(refusal: ModeRefusedError): boolean {
-    const order: UploadMode[] = ['chunked', 'stream', 'monolithic']
-    if (order.indexOf(refusal.next) <= order.indexOf(this.mode)) return true // another worker stepped down already
-    if (!this.adaptive) return false
-    this.mode = refusal.next
-    this.onLearn?.(refusal.next, refusal.message)
-    return true
-  }
+/** How far into the layer an attempt got: bytes the registry held or was sent. */
+interface Attempt {
+  reached: number
 }
 
+/**
+ * One layer to the end, restarting it on a new session when one is lost.
+ * The restart budget counts restarts without progress: on a lossy link each
+ * attempt may meet a cut, and an attempt that got further than every earlier
+ * one is not a reason to give up; a few in a row that did not are.
+ */
 export async function transferLayer(file: PlannedFile, ctx: TransferContext): Promise<LayerResult> {
   let resume = ctx.resume
   const policy = ctx.policy ?? defaultRetryPolicy
-  for (let restart = 0; ; restart++) {
+  const limit = Math.max(MAX_LAYER_RESTARTS, policy.maxRetries)
+  let furthest = 0
+  let stalls = 0
+  let modeChanges = 0
+  for (;;) {
     const mode = ctx.modes.mode
+    const attempt: Attempt = {reached: 0}
     try {
-      return await transferOnce(file, ctx, mode === 'chunked' ? resume : undefined, mode)
+      return await transferOnce(file, ctx, mode === 'chunked' ? resume : undefined, mode, attempt)
     } catch (error) {
       if (ctx.signal?.aborted) throw error
-      // Another worker may already have stepped the mode down.
       const refused = error instanceof ModeRefusedError
-      if (refused && !ctx.modes.stepDown(error)) throw new ModelcarError(`${file.path}: the registry refused the ${mode} upload (${error.message}) and no other mode is left.`, {code: 'E_REGISTRY_REFUSED'})
-      const restartable = refused || error instanceof RestartLayerError || error instanceof RangeIgnoredError
-      // A mode change is not a failure; other restarts are bounded like retries.
-      const limit = Math.max(MAX_LAYER_RESTARTS, policy.maxRetries) + (refused ? 2 : 0)
-      if (!restartable || restart >= limit) throw error
-      ctx.onRetry?.(refused ? `${file.path}: ${error.message}; switching to ${ctx.modes.mode} uploads` : `restarting ${file.path} from byte 0: ${(error as Error).message}`)
+      // Another worker may already have stepped the mode down.
+      if (refused && !ctx.modes.stepDown(error))
+        throw new ModelcarError(`${file.path}: the registry refused the ${mode} upload (${error.message}) and no other mode is left.`, {
+          code: 'E_REGISTRY_REFUSED',
+        })
+      if (error instanceof CutCancelsSessionError) ctx.modes.prefer('stream', error.message)
+      const restartable =
+        refused || error instanceof RestartLayerError || error instanceof RewoundPastStateError || error instanceof RangeIgnoredError
+      if (!restartable) throw error
+      const modeChanged = ctx.modes.mode !== mode && ++modeChanges <= MAX_MODE_CHANGES
+      const progressed = attempt.reached > furthest
+      furthest = Math.max(furthest, attempt.reached)
+      if (progressed || modeChanged) stalls = 0
+      else if (++stalls > limit) throw error
+      ctx.onRetry?.(
+        modeChanged
+          ? `${file.path}: ${(error as Error).message}; switching to ${ctx.modes.mode} uploads`
+          : `restarting ${file.path} from byte 0: ${(error as Error).message}`,
+      )
       ctx.onRestart?.()
       resume = undefined
-      if (!refused) await sleep(backoffDelay(restart, policy), undefined, {signal: ctx.signal})
+      if (!modeChanged) await sleep(backoffDelay(stalls, policy), undefined, {signal: ctx.signal})
     }
   }
 }
@@ -116,44 +122,60 @@ export async function transferLayer(file: PlannedFile, ctx: TransferContext): Pr
  */
 async function reopen(file: PlannedFile, ctx: TransferContext, resume: LayerCheckpoint): Promise<{location: URL; offset: number}> {
   const held = await heldBytes(ctx.registry, resume.location, resume.offset, file.layerSize, 'the checkpoint and the layer')
-  ctx.onRetry?.(`resuming ${file.path} at byte ${held.size} of ${file.layerSize}`)
+  ctx.onResumed?.(held.size)
   return {location: held.location, offset: held.size}
 }
 
-async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: LayerCheckpoint | undefined, mode: UploadMode): Promise<LayerResult> {
-  if (mode === 'monolithic') return transferMonolithic(file, ctx)
+async function transferOnce(
+  file: PlannedFile,
+  ctx: TransferContext,
+  resume: LayerCheckpoint | undefined,
+  mode: UploadMode,
+  attempt: Attempt,
+): Promise<LayerResult> {
+  if (mode === 'monolithic') return transferMonolithic(file, ctx, attempt)
   const policy = ctx.policy ?? defaultRetryPolicy
   const held = resume ? await reopen(file, ctx, resume) : undefined
+  attempt.reached = held?.offset ?? 0
   const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
-  const reader = new LayerReader(file, {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry}, usableState(resume, held))
+  const reader = new LayerReader(
+    file,
+    {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry},
+    usableState(resume, held),
+  )
   // Bytes moved are reported with each checkpoint too, so a killed process's
   // transfers still count in the run's history.
-  let upload: ChunkedUpload | undefined
+  let upload: BlobUpload | undefined
   const reported: TransferStats = {uploaded: 0, reread: 0}
   const report = () => {
     // Catching up a resumed session reads what the registry held a second time.
-    const now = {uploaded: upload?.bytesSent ?? 0, reread: reader.reread + Math.max(0, Math.min(held?.offset ?? 0, reader.hashed) - reader.restoredAt)}
+    const now = {
+      uploaded: upload?.bytesSent ?? 0,
+      reread: reader.reread + reader.contentBytes(reader.restoredAt, Math.min(held?.offset ?? 0, reader.hashed)),
+    }
     const delta = {uploaded: now.uploaded - reported.uploaded, reread: now.reread - reported.reread}
     Object.assign(reported, now)
     if (delta.uploaded > 0 || delta.reread > 0) ctx.onTransferStats?.(delta)
   }
-  const onAck = mode === 'chunked' && ctx.onCheckpoint
-    ? (cp: UploadCheckpoint) => {
-      ctx.onCheckpoint!({...cp, hashState: reader.checkpoint(cp.offset)})
-      report()
-    }
-    : undefined
+  const onAck =
+    mode === 'chunked' && ctx.onCheckpoint
+      ? (ack: UploadAck) => {
+          ctx.onCheckpoint!({...ack, hashState: reader.checkpoint(ack.offset)})
+          report()
+        }
+      : undefined
   const opts = {policy, signal: ctx.signal, hardSignal: grace.signal, onAck}
   upload = held
-    ? ChunkedUpload.resume(ctx.registry, held.location, held.offset, opts)
-    : await ChunkedUpload.open(ctx.registry, opts).catch((error) => {
-      grace.dispose()
-      throw error
-    })
+    ? BlobUpload.resume(ctx.registry, held.location, held.offset, opts)
+    : await BlobUpload.open(ctx.registry, opts).catch((error) => {
+        grace.dispose()
+        throw error
+      })
   const progress = {
     seek: (position: number) => reader.seek(position),
     read: async (max: number) => {
       const piece = await reader.read(max)
+      attempt.reached = Math.max(attempt.reached, reader.position)
       ctx.onProgress?.(reader.position)
       return piece
     },
@@ -166,7 +188,15 @@ async function transferOnce(file: PlannedFile, ctx: TransferContext, resume: Lay
       onAck?.({location: held.location, offset: held.offset})
     }
     if (mode === 'stream') await upload.stream(progress, file.layerSize)
-    else await upload.upload(progress, file.layerSize, clampChunk(ctx.chunkSize, ctx.modes.profile, upload.minChunk))
+    else {
+      const sizer = ctx.chunkSize === undefined ? measuredChunks() : fixedChunks(ctx.chunkSize)
+      const minChunk = upload.minChunk
+      const chunks = {
+        size: () => clampChunk(sizer.size(), ctx.modes.profile, minChunk),
+        measured: (bytes: number, ms: number) => sizer.measured(bytes, ms),
+      }
+      await upload.upload(progress, file.layerSize, chunks)
+    }
     return await commitLayer(file, ctx, reader, upload)
   } catch (error) {
     // An interrupted session keeps its checkpoint for the next run; any other
@@ -197,18 +227,20 @@ function usableState(resume: LayerCheckpoint | undefined, held: {offset: number}
  * state from another build, a damaged database) costs a restart of the
  * layer, never a wrong blob.
  */
-async function commitLayer(file: PlannedFile, ctx: TransferContext, reader: LayerReader, upload: ChunkedUpload): Promise<LayerResult> {
+async function commitLayer(file: PlannedFile, ctx: TransferContext, reader: LayerReader, upload: BlobUpload): Promise<LayerResult> {
   await reader.seek(file.layerSize) // all bytes hashed, even if the registry had them all
-  const {digest, contentSha256} = reader.digests()
+  const {digest, contentSha256, gitBlobId} = reader.digests()
   if (reader.restoredAt > 0 && file.lfsSha256 && contentSha256 !== file.lfsSha256) {
     throw new RestartLayerError(`${file.path}: the saved hash state did not reproduce the file's sha256`)
   }
-  checkContent(file, contentSha256)
+  checkContent(file, contentSha256, gitBlobId)
   const result = {digest, size: file.layerSize, contentSha256}
   ctx.onHashed?.(result)
   await upload.commit(digest, file.layerSize).catch((error) => {
     const wrongDigest = error instanceof RegistryRefusedError && error.errorCode === 'DIGEST_INVALID'
-    throw wrongDigest && reader.restoredAt > 0 ? new RestartLayerError(`${file.path}: the registry computed another digest than the saved hash state gave`) : error
+    throw wrongDigest && reader.restoredAt > 0
+      ? new RestartLayerError(`${file.path}: the registry computed another digest than the saved hash state gave`)
+      : error
   })
   return result
 }
@@ -218,29 +250,39 @@ async function commitLayer(file: PlannedFile, ctx: TransferContext, reader: Laye
  * body is sent. Read the layer once to hash it, then again into the PUT: two
  * downloads, no disk, no buffer.
  */
-async function transferMonolithic(file: PlannedFile, ctx: TransferContext): Promise<LayerResult> {
+async function transferMonolithic(file: PlannedFile, ctx: TransferContext, attempt: Attempt): Promise<LayerResult> {
   const policy = ctx.policy ?? defaultRetryPolicy
   const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
   const reader = new LayerReader(file, {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry})
   let sent = 0
   try {
     await reader.seek(file.layerSize)
-    const {digest, contentSha256} = reader.digests()
-    checkContent(file, contentSha256)
+    const {digest, contentSha256, gitBlobId} = reader.digests()
+    checkContent(file, contentSha256, gitBlobId)
     const {location} = await ctx.registry.startUpload()
     await reader.seek(0)
     try {
-      await ctx.registry.putStream(location, digest, file.layerSize, async (max) => {
-        const piece = await reader.read(max)
-        sent += piece.length
-        ctx.onProgress?.(reader.position)
-        return piece
-      }, grace.signal)
+      await ctx.registry.putStream(
+        location,
+        digest,
+        file.layerSize,
+        async (max) => {
+          const piece = await reader.read(max)
+          sent += piece.length
+          attempt.reached = reader.position
+          ctx.onProgress?.(reader.position)
+          return piece
+        },
+        grace.signal,
+      )
     } catch (error) {
       await ctx.registry.cancelUpload(location).catch(() => undefined)
       const status = (error as {status?: number}).status
-      if (status === 405 || status === 413) throw new ModelcarError(`${file.path}: the registry refused a monolithic upload of ${file.layerSize} bytes (${status}).`, {code: 'E_REGISTRY_REFUSED'})
-      if (isRetryableError(error)) throw new RestartLayerError(`monolithic PUT failed: ${(error as Error).message}`)
+      if (status === 405 || status === 413)
+        throw new ModelcarError(`${file.path}: the registry refused a monolithic upload of ${file.layerSize} bytes (${status}).`, {
+          code: 'E_REGISTRY_REFUSED',
+        })
+      if (isRetryable(error)) throw new RestartLayerError(`monolithic PUT failed: ${(error as Error).message}`)
       throw error
     }
     return {digest, size: file.layerSize, contentSha256}
@@ -251,9 +293,19 @@ async function transferMonolithic(file: PlannedFile, ctx: TransferContext): Prom
   }
 }
 
-function checkContent(file: PlannedFile, contentSha256: string): void {
+/** Every file is proven against the listing: LFS files by their sha256, the others by their git blob id. */
+function checkContent(file: PlannedFile, contentSha256: string, gitBlobId: string | undefined): void {
   if (file.lfsSha256 && contentSha256 !== file.lfsSha256) {
-    throw new ModelcarError(`${file.path}: content sha256 ${contentSha256} does not match the Hub's LFS sha256 ${file.lfsSha256}; the file was not pushed.`, {code: 'E_CONTENT_MISMATCH'})
+    throw new ModelcarError(
+      `${file.path}: content sha256 ${contentSha256} does not match the Hub's LFS sha256 ${file.lfsSha256}; the file was not pushed.`,
+      {code: 'E_CONTENT_MISMATCH'},
+    )
+  }
+  if (gitBlobId !== undefined && gitBlobId !== file.oid) {
+    throw new ModelcarError(
+      `${file.path}: git blob id ${gitBlobId} does not match the Hub's listing (${file.oid}); the file was not pushed.`,
+      {code: 'E_CONTENT_MISMATCH'},
+    )
   }
 }
 

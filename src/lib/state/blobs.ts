@@ -1,7 +1,7 @@
 // History of every blob pushed, keyed by what determines its bytes (repo path
 // and content id), so a later push can skip or cross-mount a layer without
 // re-reading the file: the bytes are deterministic.
-import type {DB} from './db.js'
+import {writeTx, type DB} from './db.js'
 
 export interface BlobRecord {
   registry: string
@@ -29,14 +29,33 @@ export class BlobStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(registry, repository, digest) DO UPDATE SET pushed_at = excluded.pushed_at, source_key = excluded.source_key`,
     )
-    this.db.transaction(() => stmt.run(b.registry, b.repository, b.digest, b.size, b.sourceKey, b.hfRepo ?? null, b.hfSha ?? null, b.path ?? null, b.contentSha256 ?? null, Date.now())).immediate()
+    writeTx(this.db, () =>
+      stmt.run(
+        b.registry,
+        b.repository,
+        b.digest,
+        b.size,
+        b.sourceKey,
+        b.hfRepo ?? null,
+        b.hfSha ?? null,
+        b.path ?? null,
+        b.contentSha256 ?? null,
+        Date.now(),
+      ),
+    )
   }
 
   /** Known blobs with these bytes on a registry, this repository first. */
-  find(registry: string, repository: string, key: string): Array<{repository: string; digest: string; size: number; contentSha256: string | null}> {
-    return this.db.prepare(
-      `SELECT repository, digest, size, content_sha256 AS contentSha256 FROM blobs
+  find(
+    registry: string,
+    repository: string,
+    key: string,
+  ): Array<{repository: string; digest: string; size: number; contentSha256: string | null}> {
+    return this.db
+      .prepare(
+        `SELECT repository, digest, size, content_sha256 AS contentSha256 FROM blobs
        WHERE registry = ? AND source_key = ? ORDER BY (repository = ?) DESC, pushed_at DESC LIMIT 5`,
-    ).all(registry, key, repository) as Array<{repository: string; digest: string; size: number; contentSha256: string | null}>
+      )
+      .all(registry, key, repository) as Array<{repository: string; digest: string; size: number; contentSha256: string | null}>
   }
 }

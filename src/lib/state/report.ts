@@ -1,13 +1,11 @@
 // Read models for `modelcar status` and `modelcar list`: runs and files as
 // people (and --json consumers) want to see them, computed from the database.
 import {ownerAlive} from './lock.js'
-import type {RunFileRow, RunRow, RunStore} from './runs.js'
-
-export type EffectiveStatus = 'running' | 'done' | 'failed' | 'interrupted'
+import type {RunFileRow, RunRow, RunStatus, RunStore} from './runs.js'
 
 export interface RunSummary {
   id: number
-  status: EffectiveStatus
+  status: RunStatus
   owner?: {pid: number; host: string}
   hfRepo: string
   revision: string
@@ -42,8 +40,13 @@ export interface RunDetail extends RunSummary {
   resumeCommand: string | null
 }
 
+/** Recorded errors may quote a URL a server sent (a Location, a redirect): never show its user or password. */
+export function redactUrls(text: string | null): string | null {
+  return text === null ? null : text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi, '$1***@')
+}
+
 /** A 'running' run whose owner is gone was interrupted (kill -9, OOM, reboot). */
-export function effectiveStatus(run: RunRow): EffectiveStatus {
+export function effectiveStatus(run: RunRow): RunStatus {
   if (run.status === 'running' && !ownerAlive(run)) return 'interrupted'
   return run.status
 }
@@ -68,13 +71,28 @@ export function summarize(run: RunRow): RunSummary {
     startedAt: new Date(run.started_at).toISOString(),
     finishedAt: run.finished_at === null ? null : new Date(run.finished_at).toISOString(),
     durationSeconds: Math.max(0, (end - run.started_at) / 1000),
-    error: run.error,
+    error: redactUrls(run.error),
   }
 }
 
 function fileState(f: RunFileRow): FileState {
-  const state = f.status === 'done' ? 'done' : f.status === 'failed' ? 'failed' : f.status === 'uploading' || f.bytes_done > 0 ? 'in progress' : 'pending'
-  return {path: f.path, state, size: f.size, layerSize: f.layer_size, bytesDone: f.status === 'done' ? f.layer_size : f.bytes_done, digest: f.layer_digest, error: f.error}
+  const state =
+    f.status === 'done'
+      ? 'done'
+      : f.status === 'failed'
+        ? 'failed'
+        : f.status === 'uploading' || f.bytes_done > 0
+          ? 'in progress'
+          : 'pending'
+  return {
+    path: f.path,
+    state,
+    size: f.size,
+    layerSize: f.layer_size,
+    bytesDone: f.status === 'done' ? f.layer_size : f.bytes_done,
+    digest: f.layer_digest,
+    error: redactUrls(f.error),
+  }
 }
 
 export function detail(runs: RunStore, run: RunRow): RunDetail {

@@ -1,60 +1,68 @@
-// What commands print on stdout: plain `KEY=value` lines for scripts and
-// cosign, and small aligned tables for people.
+// What push and resume print on stdout: plain `KEY=value` lines for scripts
+// and cosign; and the small aligned tables every renderer uses.
 import type {PushPlan} from '../push/plan.js'
-import type {PushResult} from '../push/run.js'
-import type {RunDetail, RunSummary} from '../state/report.js'
-import {bytes, duration} from './format.js'
+import type {PushResult} from '../push/execute.js'
+import {platformText} from '../oci/image.js'
+import {bytes} from './format.js'
+import {padEnd, terminalWidth, textWidth, truncateEnd, truncateMiddle} from './text-width.js'
 
-export function table(rows: string[][], header?: string[]): string {
-  const all = header ? [header, ...rows] : rows
-  const widths = all[0]?.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length))) ?? []
-  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n')
+export interface TableFit {
+  /** Columns available (the terminal's); undefined: no limit, nothing is cut. */
+  width?: number
+  /** Columns that give up room when the table is too wide, in this order: paths lose their middle, text its end. */
+  shrink?: Array<{column: number; cut: 'middle' | 'end'; min?: number}>
 }
 
-export function renderPlan(plan: PushPlan): string {
+const GAP = 2
+const MIN_COLUMN = 12
+
+/** Rows aligned in columns measured in terminal cells (CJK and emoji count two), cut to fit `fit.width`. */
+export function table(rows: string[][], header?: string[], fit: TableFit = {}): string {
+  let all = header ? [header, ...rows] : rows
+  const widths = all[0]?.map((_, i) => Math.max(...all.map((r) => textWidth(r[i] ?? '')))) ?? []
+  if (fit.width !== undefined && widths.length > 0) {
+    let excess = widths.reduce((a, b) => a + b, 0) + GAP * (widths.length - 1) - fit.width
+    for (const s of fit.shrink ?? []) {
+      if (excess <= 0) break
+      // Never narrower than the column's header, which is not cut.
+      const min = Math.min(widths[s.column], Math.max(s.min ?? MIN_COLUMN, header ? textWidth(header[s.column] ?? '') : 0))
+      const give = Math.min(excess, widths[s.column] - min)
+      if (give <= 0) continue
+      widths[s.column] -= give
+      excess -= give
+      const cut = s.cut === 'middle' ? truncateMiddle : truncateEnd
+      all = all.map((r, j) => (header && j === 0 ? r : r.map((c, i) => (i === s.column ? cut(c, widths[i]) : c))))
+    }
+  }
+  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : padEnd(c, widths[i]))).join(' '.repeat(GAP))).join('\n')
+}
+
+export function renderPlan(plan: PushPlan, width: number | undefined = terminalWidth()): string {
   const rows = plan.files.map((f) => [f.path, bytes(f.size), String(f.layerSize), f.lfsSha256 ? 'lfs' : ''])
   return [
     `${plan.params.hfRepo}@${plan.sha} (${plan.params.revision}) → ${plan.imageRef}`,
     '',
-    table(rows, ['FILE', 'SIZE', 'LAYER BYTES', '']),
+    table(rows, ['FILE', 'SIZE', 'LAYER BYTES', ''], {width, shrink: [{column: 0, cut: 'middle'}]}),
     '',
     `${plan.files.length} files, ${bytes(plan.totalBytes)} (${plan.totalLayerBytes} layer bytes)`,
     `registry profile: ${plan.profile.name} (${plan.params.uploadMode === 'auto' ? `${plan.profile.mode} uploads` : `${plan.params.uploadMode} uploads, forced`})`,
+    ...imageLines(plan),
     ...plan.warnings.map((w) => `warning: ${w}`),
     `IMAGEREF=${plan.imageRef}`,
   ].join('\n')
 }
 
-export function renderPushResult(result: PushResult): string {
+/** What the image is built on and how it is listed, when the push asks for more than FROM scratch. */
+function imageLines(plan: PushPlan): string[] {
+  const {baseImage, platforms, modelpack} = plan.params
+  const base = plan.base ? `${plan.base.image.name}@${plan.base.image.digest}` : `${baseImage} (resolved to a digest when the push starts)`
   return [
-    `MANIFESTDIGEST=${result.manifestDigest}`,
-    `IMAGEREF=${result.imageRef}`,
-    `IMAGEREFDIGEST=${result.imageRefDigest}`,
-  ].join('\n')
-}
-
-export function renderRunDetail(run: RunDetail): string {
-  const owner = run.owner ? ` (process ${run.owner.pid} on ${run.owner.host})` : ''
-  const lines = [
-    `Run ${run.id}  ${run.status}${owner}  ${run.hfRepo}@${run.sha?.slice(0, 12) ?? run.revision} → ${run.target}`,
-    `  started ${run.startedAt}, attempt ${run.attempts}${run.error ? `, last error: ${run.error}` : ''}`,
-    '',
-    table(run.fileStates.map((f) => [
-      f.path,
-      f.state === 'in progress' ? `in progress ${bytes(f.bytesDone)} of ${bytes(f.layerSize)}` : f.state === 'failed' ? `failed: ${f.error ?? ''}` : f.state,
-      bytes(f.size),
-    ]), ['FILE', 'STATE', 'SIZE']).split('\n').map((l) => `  ${l}`).join('\n'),
-    '',
-    `  ${bytes(run.bytesDone)} done, ${bytes(run.bytesLeft)} left of ${bytes(run.bytesTotal)}`,
+    ...(baseImage ? [`base image: ${base}`] : []),
+    ...(platforms?.length ? [`platforms: ${platforms.map(platformText).join(', ')} (one index)`] : []),
+    ...(modelpack ? ['ModelPack manifest: in the index, over the same layers'] : []),
   ]
-  if (run.resumeCommand) lines.push(`  Resume with: ${run.resumeCommand}`)
-  return lines.join('\n')
 }
 
-export function renderRunList(runs: RunSummary[]): string {
-  if (runs.length === 0) return 'No pushes recorded yet.'
-  return table(runs.map((r) => [
-    String(r.id), r.status, `${r.hfRepo}@${r.sha?.slice(0, 12) ?? r.revision}`, r.target,
-    r.manifestDigest ? r.manifestDigest.slice(0, 19) : '-', bytes(r.bytesTotal), duration(r.durationSeconds * 1000), r.startedAt.replace('T', ' ').slice(0, 19),
-  ]), ['ID', 'STATUS', 'SOURCE', 'TARGET', 'DIGEST', 'BYTES', 'TIME', 'STARTED'])
+export function renderPushResult(result: PushResult): string {
+  return [`MANIFESTDIGEST=${result.manifestDigest}`, `IMAGEREF=${result.imageRef}`, `IMAGEREFDIGEST=${result.imageRefDigest}`].join('\n')
 }

@@ -1,107 +1,58 @@
-// Per-file progress with listr2 on stderr: the live renderer on a terminal,
-// plain lines (plus a periodic heartbeat) otherwise, so CI logs stay readable.
-// listr2 runs the file tasks, so it is also the push's scheduler here.
-import {Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper} from 'listr2'
-import {failureGroup, type Scheduler} from '../push/pool.js'
-import type {PushEvents} from '../push/run.js'
-import type {PlannedFile} from '../push/plan.js'
-import {bytes, rate} from './format.js'
+// Progress of a push on stderr: it listens to the push's events and never
+// schedules work. One view per log style: a live frame on a terminal,
+// timestamped lines for logs, the logging commands of Azure Pipelines and
+// GitHub Actions, or nothing at all (--quiet).
+import {PushEvents} from '../push/events.js'
+import {push, type PushOutcome, type PushRequest} from '../push/service.js'
+import {resolveLogStyle, type LogStyle} from './log-style.js'
+import {azure, ciView, github} from './render/ci.js'
+import {lineView} from './render/lines.js'
+import {liveView} from './render/live.js'
+import type {PushView} from './render/tally.js'
+import {withSignals} from './signals.js'
 
-type AnyTask = ListrTaskWrapper<unknown, any, any>
-
-export interface Progress {
-  scheduler: Scheduler
-  events: PushEvents
-  /** Total layer bytes of the push, for the heartbeat line. */
-  expect(totalBytes: number): void
-  log(line: string): void
-  stop(): void
+export interface ProgressOptions {
+  stream?: NodeJS.WriteStream
+  logStyle?: LogStyle
+  quiet?: boolean
+  verbose?: boolean
 }
 
-export function createProgress(opts: {stream?: NodeJS.WriteStream; tty?: boolean; heartbeatMs?: number; verbose?: boolean} = {}): Progress {
+export function watchPush(events: PushEvents, opts: ProgressOptions = {}): PushView {
   const stream = opts.stream ?? process.stderr
-  const tty = opts.tty ?? Boolean(stream.isTTY)
-  const tasks = new Map<string, AnyTask>()
-  const started = new Map<string, number>()
-  const lastTitle = new Map<string, number>()
-  let total = 0
-  let done = 0
-  let moved = 0
-  const perFile = new Map<string, number>()
-  const begin = Date.now()
-  const log = (line: string) => stream.write(`${line}\n`)
-  const heartbeat = tty ? undefined : setInterval(() => {
-    if (total > 0) log(`progress: ${bytes(moved)} of ${bytes(total)} (${rate(moved, Date.now() - begin)}), ${done} of ${tasksTotal} files done`)
-  }, opts.heartbeatMs ?? 10_000)
-  heartbeat?.unref()
-  let tasksTotal = 0
-
-  const scheduler: Scheduler = async (items, concurrency, work, o) => {
-    const group = failureGroup<(typeof items)[number]>(o)
-    tasksTotal = items.length
-    const logger = new ListrLogger({processOutput: new ProcessOutput(stream, stream)})
-    const list = new Listr(items.map((item) => ({
-      title: o.label(item),
-      task: async (_ctx: unknown, task: AnyTask) => {
-        if (group.signal.aborted) return task.skip('cancelled')
-        tasks.set(o.label(item), task)
-        await group.run(item, work)
-      },
-    })), {
-      concurrent: concurrency,
-      exitOnError: false,
-      registerSignalListeners: false,
-      renderer: tty ? 'default' : 'simple',
-      fallbackRendererCondition: false,
-      rendererOptions: {logger, collapseErrors: false} as never,
-    })
-    await list.run()
-    return group.finish()
+  if (opts.quiet) return {close: async () => undefined}
+  // A terminal on both: `push | tee` gets lines, not a frame drawn into a file.
+  const terminal = Boolean(stream.isTTY) && Boolean(process.stdout.isTTY)
+  const view = {stream, verbose: opts.verbose}
+  switch (resolveLogStyle(opts.logStyle ?? 'auto', process.env, terminal)) {
+    case 'tty':
+      return liveView(events, view)
+    case 'azure':
+      return ciView(events, azure, view)
+    case 'github':
+      return ciView(events, github(), view)
+    default:
+      return lineView(events, {...view, timestamps: true})
   }
+}
 
-  const title = (file: PlannedFile, layerBytes: number) => {
-    const ms = Date.now() - (started.get(file.path) ?? Date.now())
-    return `${file.path}  ${bytes(layerBytes)} / ${bytes(file.layerSize)}  ${rate(layerBytes, ms)}`
-  }
-
-  const events: PushEvents = {
-    fileStart(file) {
-      started.set(file.path, Date.now())
-    },
-    fileProgress(file, layerBytes) {
-      moved += layerBytes - (perFile.get(file.path) ?? 0)
-      perFile.set(file.path, layerBytes)
-      const now = Date.now()
-      if (tty && now - (lastTitle.get(file.path) ?? 0) > 200) {
-        lastTitle.set(file.path, now)
-        const task = tasks.get(file.path)
-        if (task) task.title = title(file, layerBytes)
-      }
-    },
-    fileDone(file, result, outcome) {
-      done++
-      moved += file.layerSize - (perFile.get(file.path) ?? 0)
-      perFile.set(file.path, file.layerSize)
-      const task = tasks.get(file.path)
-      const how = outcome === 'uploaded' ? rate(file.layerSize, Date.now() - (started.get(file.path) ?? Date.now())) : outcome === 'exists' ? 'already in registry' : 'mounted from another repository'
-      if (task) task.title = `${file.path}  ${bytes(file.layerSize)}  ${result.digest.slice(7, 19)}  ${how}`
-    },
-    retry(message) {
-      if (opts.verbose) log(`retry: ${message}`)
-    },
-    phase(message) {
-      log(message)
-    },
-  }
-  return {
-    scheduler,
-    events,
-    expect(totalBytes) {
-      total = totalBytes
-    },
-    log,
-    stop() {
-      if (heartbeat) clearInterval(heartbeat)
-    },
+/**
+ * A push with its progress on stderr, stopped by SIGINT/SIGTERM: what `push`
+ * and `resume` run. The view is closed before an error leaves, so the error
+ * is the last line; after a success it sums the push up.
+ */
+export async function pushWithProgress(request: PushRequest, opts: ProgressOptions): Promise<PushOutcome> {
+  const events = new PushEvents()
+  const view = watchPush(events, opts)
+  let runId: number | undefined
+  events.on('run', (id) => (runId = id))
+  // Before a run is recorded nothing is lost: the same command starts over; after, `resume` names it.
+  const hint = () => (runId === undefined ? 'Run the same command again to continue.' : `Run \`modelcar resume ${runId}\` to continue.`)
+  let outcome: PushOutcome | undefined
+  try {
+    outcome = await withSignals((signal) => push(request, {events, signal}), hint)
+    return outcome
+  } finally {
+    await view.close(outcome?.result)
   }
 }

@@ -4,15 +4,17 @@
 // against dev.modelcar.content.sha256, hygiene). A digest shared by several
 // descriptors or platforms is fetched once.
 import {ModelcarError} from '../errors.js'
-import {ANNOTATION} from '../oci/manifest.js'
-import {BlobNotFoundError, type BlobHead, type BlobReader} from '../oci/blob-reader.js'
+import {LIMITS} from '../http/body.js'
+import {BlobNotFoundError, ShortBlobError, type BlobHead, type BlobReader} from '../oci/blob-reader.js'
+import {digestOf} from '../oci/digest.js'
+import {ANNOTATION, IMAGE_CONFIG_TYPES, type Descriptor, type ParsedManifest} from '../oci/types.js'
 import {MODELS_DIR} from '../layer/tar.js'
 import {layerCompression, scanBlob, type LayerScan} from './layer-scan.js'
-import {digestOf, IMAGE_CONFIG_TYPES, type Descriptor, type ParsedManifest} from './manifest-check.js'
-import type {Limiter} from './limit.js'
+import {memo, readUpTo, type Limiter} from './limit.js'
 import type {BlobReport, Problem} from './types.js'
 
-const MAX_CONFIG = 16 * 1024 * 1024
+/** Image configs are read whole, so they get the manifests' limit (on the bytes read, not on what is declared). */
+const MAX_CONFIG = LIMITS.manifest
 /** Not expected in the registry: clients fetch them from their `urls`. */
 const EXTERNAL_TYPES = /nondistributable|foreign/
 
@@ -53,7 +55,17 @@ export async function checkImageBlobs(image: ImageManifest, platform: string | u
 
 function report(kind: 'config' | 'layer', d: Descriptor, platform: string | undefined): BlobReport {
   const title = d.annotations[ANNOTATION.title]
-  return {kind, digest: d.digest, size: d.size, mediaType: d.mediaType, ...(title ? {title} : {}), ...(platform ? {platform} : {}), result: 'ok', problems: [], notes: []}
+  return {
+    kind,
+    digest: d.digest,
+    size: d.size,
+    mediaType: d.mediaType,
+    ...(title ? {title} : {}),
+    ...(platform ? {platform} : {}),
+    result: 'ok',
+    problems: [],
+    notes: [],
+  }
 }
 
 /** HEAD: true when the blob is there and worth reading. */
@@ -70,8 +82,10 @@ async function checkHead(d: Descriptor, r: BlobReport, ctx: CheckContext): Promi
     else r.problems.push({kind: 'missing', detail: 'the registry answers 404'})
     return false
   }
-  if (head.digest !== undefined && head.digest !== d.digest) r.problems.push({kind: 'digest mismatch', detail: `the registry reports Docker-Content-Digest ${head.digest}`})
-  if (head.size !== undefined && head.size !== d.size) r.problems.push({kind: 'size mismatch', detail: `the registry has ${head.size} bytes, the manifest says ${d.size}`})
+  if (head.digest !== undefined && head.digest !== d.digest)
+    r.problems.push({kind: 'digest mismatch', detail: `the registry reports Docker-Content-Digest ${head.digest}`})
+  if (head.size !== undefined && head.size !== d.size)
+    r.problems.push({kind: 'size mismatch', detail: `the registry has ${head.size} bytes, the manifest says ${d.size}`})
   return true
 }
 
@@ -82,15 +96,22 @@ interface ConfigInfo {
 async function checkConfig(d: Descriptor, r: BlobReport, ctx: CheckContext): Promise<ConfigInfo | undefined> {
   if (!(await checkHead(d, r, ctx))) return undefined
   if (d.size > MAX_CONFIG) {
-    r.notes.push(`config larger than ${MAX_CONFIG} bytes: not read`)
+    const detail = `the manifest says the config is ${d.size} bytes, over the ${MAX_CONFIG}-byte limit for configs: not read`
+    r.problems.push({kind: 'unchecked', detail})
     return undefined
   }
   let bytes: Buffer
   try {
-    bytes = await memo(ctx.configMemo, d.digest, () => ctx.reads(() => readAll(ctx.reader.stream(d.digest, ctx.signal), MAX_CONFIG + 1)))
+    // One byte past the declared size is enough to know the registry sends more than it should.
+    bytes = await memo(ctx.configMemo, d.digest, () => ctx.reads(() => readUpTo(ctx.reader.stream(d.digest, ctx.signal), d.size + 1)))
   } catch (error) {
     if (error instanceof BlobNotFoundError) r.problems.push({kind: 'missing', detail: 'HEAD found it but GET answers 404'})
     else unchecked(r, error)
+    return undefined
+  }
+  if (bytes.length > d.size) {
+    const detail = `the registry sends more than the ${d.size} bytes the manifest says (reading stopped there)`
+    r.problems.push({kind: 'size mismatch', detail})
     return undefined
   }
   const actual = digestOf(bytes, d.digest.split(':')[0])
@@ -102,7 +123,7 @@ async function checkConfig(d: Descriptor, r: BlobReport, ctx: CheckContext): Pro
   }
   let doc: {rootfs?: {type?: unknown; diff_ids?: unknown}}
   try {
-    doc = JSON.parse(bytes.toString('utf8'))
+    doc = JSON.parse(bytes.toString('utf8')) as typeof doc
   } catch {
     r.problems.push({kind: 'malformed', detail: 'the config is not valid JSON'})
     return undefined
@@ -112,7 +133,7 @@ async function checkConfig(d: Descriptor, r: BlobReport, ctx: CheckContext): Pro
     r.problems.push({kind: 'malformed', detail: 'the config has no rootfs {type: "layers", diff_ids: [...]}'})
     return undefined
   }
-  return {diffIds: rootfs.diff_ids as string[]}
+  return {diffIds: rootfs.diff_ids}
 }
 
 async function checkLayer(d: Descriptor, r: BlobReport, ctx: CheckContext): Promise<LayerScan | undefined> {
@@ -120,7 +141,9 @@ async function checkLayer(d: Descriptor, r: BlobReport, ctx: CheckContext): Prom
   const compression = layerCompression(d.mediaType)
   let scan: LayerScan
   try {
-    scan = await memo(ctx.scanMemo, d.digest, () => ctx.reads(() => scanBlob(ctx.reader.stream(d.digest, ctx.signal), compression, d.digest.split(':')[0], ctx.onBytes)))
+    scan = await memo(ctx.scanMemo, d.digest, () =>
+      ctx.reads(() => scanBlob(ctx.reader.stream(d.digest, ctx.signal), compression, d.digest.split(':')[0], ctx.onBytes)),
+    )
   } catch (error) {
     if (error instanceof BlobNotFoundError) r.problems.push({kind: 'missing', detail: 'HEAD found it but GET answers 404'})
     else unchecked(r, error)
@@ -149,11 +172,21 @@ function checkContent(d: Descriptor, r: BlobReport, scan: LayerScan): void {
     r.problems.push({kind: 'content mismatch', detail: `${path ?? 'the annotated file'} is not in the layer`})
     return
   }
-  if (file.sha256 !== want) r.problems.push({kind: 'content mismatch', detail: `${file.path} has sha256 ${file.sha256.slice(0, 12)}…, the annotation says ${want.slice(0, 12)}…`})
+  if (file.sha256 !== want)
+    r.problems.push({
+      kind: 'content mismatch',
+      detail: `${file.path} has sha256 ${file.sha256.slice(0, 12)}…, the annotation says ${want.slice(0, 12)}…`,
+    })
 }
 
 /** rootfs.diff_ids[i] is the digest of layer i's uncompressed tar. */
-function checkDiffIds(config: ConfigInfo, layers: Descriptor[], layerReports: BlobReport[], scans: Map<string, LayerScan>, r: BlobReport): void {
+function checkDiffIds(
+  config: ConfigInfo,
+  layers: Descriptor[],
+  layerReports: BlobReport[],
+  scans: Map<string, LayerScan>,
+  r: BlobReport,
+): void {
   if (!config.diffIds) return
   const ids = config.diffIds
   if (ids.length !== layers.length) {
@@ -170,32 +203,19 @@ function checkDiffIds(config: ConfigInfo, layers: Descriptor[], layerReports: Bl
     const what = compression === 'none' ? `${name} is ${expected}` : `${name} uncompresses to ${expected}`
     r.problems.push({kind: 'content mismatch', detail: `rootfs.diff_ids[${i}] is ${ids[i]} but ${what}`})
   })
-  if (unread > 0) r.notes.push(`diff_ids of ${unread} compressed layer${unread === 1 ? '' : 's'} not checked${scans.size === 0 ? ' (use --deep)' : ''}`)
+  if (unread > 0)
+    r.notes.push(`diff_ids of ${unread} compressed layer${unread === 1 ? '' : 's'} not checked${scans.size === 0 ? ' (use --deep)' : ''}`)
 }
 
 function unchecked(r: BlobReport, error: unknown): void {
   if (error instanceof ModelcarError && error.code === 'E_REGISTRY_AUTH') throw error
+  if (error instanceof ShortBlobError) {
+    // Short on every retry with no byte more: the registry's copy is broken, not the network.
+    const detail = `the registry announced ${error.announced} bytes, sent ${error.sent} (on each of ${error.attempts} attempts)`
+    r.problems.push({kind: 'size mismatch', detail})
+    return
+  }
   r.problems.push({kind: 'unchecked', detail: (error as Error).message ?? String(error)})
-}
-
-function memo<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
-  let p = cache.get(key)
-  if (!p) {
-    p = make()
-    cache.set(key, p)
-  }
-  return p
-}
-
-async function readAll(chunks: AsyncIterable<Buffer>, max: number): Promise<Buffer> {
-  const parts: Buffer[] = []
-  let size = 0
-  for await (const chunk of chunks) {
-    size += chunk.length
-    if (size > max) throw new ModelcarError(`blob is larger than ${max - 1} bytes`, {code: 'E_BLOB_TOO_LARGE'})
-    parts.push(chunk)
-  }
-  return Buffer.concat(parts)
 }
 
 export type {Problem}

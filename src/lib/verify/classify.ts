@@ -2,7 +2,16 @@
 // image is wrong when anything checked is wrong, unchecked when something
 // could not be checked, ok otherwise.
 import {EXIT} from '../errors.js'
-import {PROBLEM_KINDS, type BlobReport, type HubComparison, type Problem, type ProblemKind, type Verdict, type VerifyResult} from './types.js'
+import {shortDigest} from '../oci/digest.js'
+import {
+  PROBLEM_KINDS,
+  type BlobReport,
+  type HubComparison,
+  type Problem,
+  type ProblemKind,
+  type Verdict,
+  type VerifyResult,
+} from './types.js'
 
 export function worst(problems: Problem[]): 'ok' | ProblemKind {
   let best: number = PROBLEM_KINDS.length
@@ -26,7 +35,12 @@ export function exitCodeOf(verdict: Verdict): number {
 }
 
 /** Fill in each blob's result, then the verdict, exit code and counts. */
-export function finish(base: {reference: string; manifestDigest?: string; mediaType?: string; deep: boolean}, blobs: BlobReport[], hub?: HubComparison[], bytesRead?: number): VerifyResult {
+export function finish(
+  base: {reference: string; manifestDigest?: string; mediaType?: string; deep: boolean},
+  blobs: BlobReport[],
+  hub?: HubComparison[],
+  bytesRead?: number,
+): VerifyResult {
   for (const b of blobs) b.result = worst(b.problems)
   const verdict = verdictOf(blobs, hub)
   const byResult: Record<string, number> = {}
@@ -58,7 +72,7 @@ export function problemLines(result: VerifyResult, max = 6): string[] {
     if (b.result === 'ok') continue
     const what = `${b.kind} ${shortDigest(b.digest)}${b.title ? ` (${b.title})` : ''}${b.platform ? ` [${b.platform}]` : ''}`
     const first = b.problems.find((p) => p.kind === b.result) ?? b.problems[0]
-    lines.push(`${what}: ${b.result}${first && first.detail ? ` (${first.detail})` : ''}`)
+    lines.push(`${what}: ${b.result}${first && first.detail ? ` (${first.detail})` : ''}${b.repair ? `; to repair, ${b.repair}` : ''}`)
   }
   for (const h of result.hub ?? []) {
     if (h.error) lines.push(`Hub ${h.repo}@${h.revision.slice(0, 12)}: not checked (${h.error})`)
@@ -66,8 +80,4 @@ export function problemLines(result: VerifyResult, max = 6): string[] {
   }
   if (lines.length > max) return [...lines.slice(0, max), `… and ${lines.length - max} more`]
   return lines
-}
-
-export function shortDigest(digest: string): string {
-  return digest.replace(/^sha(256|512):/, '').slice(0, 12)
 }

@@ -2,12 +2,12 @@
 // image carries. Pure functions: where the image says it came from, what
 // files it holds, and how they compare with the Hub's listing.
 import type {HubFile} from '../hf/client.js'
+import {quoteInput as q} from '../errors.js'
+import {hfRepoProblem, hfRevisionProblem, validateHfRepo} from '../hf/repo.js'
 import {MODELS_DIR, layerSize} from '../layer/tar.js'
-import {ANNOTATION} from '../oci/manifest.js'
-import {validateHfRepo} from '../oci/reference.js'
+import {ANNOTATION, type Descriptor} from '../oci/types.js'
 import type {LayerScan} from './layer-scan.js'
 import {layerCompression} from './layer-scan.js'
-import type {Descriptor} from './manifest-check.js'
 import type {HubFileReport, ScannedFile} from './types.js'
 
 export interface Provenance {
@@ -15,12 +15,25 @@ export interface Provenance {
   revision: string
 }
 
-/** The Hub repo and revision an image says it was built from, or why it says nothing usable. */
+/**
+ * The Hub repo and revision an image says it was built from, or why it says
+ * nothing usable. Annotations are whatever the image's author wrote: they are
+ * validated as --hf-repo and --hf-revision are before any Hub request uses them.
+ */
 export function provenance(annotations: Record<string, string>, endpoint: URL): Provenance | {error: string} {
-  const repo = annotations[ANNOTATION.hfRepo] ?? repoFromSource(annotations[ANNOTATION.source], endpoint)
+  const annotated = annotations[ANNOTATION.hfRepo]
+  const repo = annotated ?? repoFromSource(annotations[ANNOTATION.source], endpoint)
   const revision = annotations[ANNOTATION.revision]
+  if (annotated !== undefined) {
+    const problem = hfRepoProblem(annotated)
+    if (problem) return {error: `annotation ${ANNOTATION.hfRepo} ${q(annotated)} is not a Hub repo id (${problem}): the Hub was not asked`}
+  }
   if (!repo) return {error: `the manifest names no Hub repo (${ANNOTATION.hfRepo}, or a Hub URL in ${ANNOTATION.source})`}
   if (!revision) return {error: `the manifest names no revision (${ANNOTATION.revision})`}
+  const problem = hfRevisionProblem(revision)
+  if (problem) {
+    return {error: `annotation ${ANNOTATION.revision} ${q(revision)} is not a commit sha or ref (${problem}): the Hub was not asked`}
+  }
   return {repo, revision}
 }
 
@@ -65,7 +78,8 @@ export function imageFiles(layers: Descriptor[], scans: Map<string, LayerScan>):
       continue
     }
     for (const f of scan?.files ?? []) {
-      if (f.path.startsWith(`${MODELS_DIR}/`)) out.set(f.path.slice(MODELS_DIR.length + 1), {path: f.path.slice(MODELS_DIR.length + 1), layer, tar: f})
+      if (f.path.startsWith(`${MODELS_DIR}/`))
+        out.set(f.path.slice(MODELS_DIR.length + 1), {path: f.path.slice(MODELS_DIR.length + 1), layer, tar: f})
     }
   }
   return out
@@ -88,7 +102,8 @@ export function compareWithHub(hubFiles: HubFile[], image: Map<string, ImageFile
     reports.push({path: hub.path, layer: file.layer.digest, ...compareFile(hub, file)})
   }
   for (const file of image.values()) {
-    if (!listed.has(file.path)) reports.push({path: file.path, result: 'unexpected', detail: 'not in the Hub commit', layer: file.layer.digest})
+    if (!listed.has(file.path))
+      reports.push({path: file.path, result: 'unexpected', detail: 'not in the Hub commit', layer: file.layer.digest})
   }
   return reports.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 }
@@ -104,8 +119,12 @@ function compareFile(hub: HubFile, file: ImageFile): Pick<HubFileReport, 'result
     }
   }
   if (hub.lfsSha256) {
-    for (const [what, sha] of [['annotation', file.contentSha256], ['file in the layer', file.tar?.sha256]] as const) {
-      if (sha !== undefined && sha !== hub.lfsSha256) return {result: 'sha256 mismatch', detail: `${what} ${sha.slice(0, 12)}…, the Hub (LFS) ${hub.lfsSha256.slice(0, 12)}…`}
+    for (const [what, sha] of [
+      ['annotation', file.contentSha256],
+      ['file in the layer', file.tar?.sha256],
+    ] as const) {
+      if (sha !== undefined && sha !== hub.lfsSha256)
+        return {result: 'sha256 mismatch', detail: `${what} ${sha.slice(0, 12)}…, the Hub (LFS) ${hub.lfsSha256.slice(0, 12)}…`}
     }
   } else if (file.tar?.gitOid && hub.oid && file.tar.gitOid !== hub.oid) {
     return {result: 'content mismatch', detail: `git blob id ${file.tar.gitOid.slice(0, 12)}…, the Hub ${hub.oid.slice(0, 12)}…`}

@@ -30,7 +30,8 @@ export function entryProblems(e: TarEntry): string[] {
       break
     case 'symlink': {
       const target = e.linkpath.startsWith('/') ? undefined : posix.normalize(posix.join(posix.dirname(path), e.linkpath))
-      if (target === undefined || !isUnderModels(target)) problems.push(`symlink ${shown} → ${JSON.stringify(e.linkpath)} points outside ${MODELS_DIR}/`)
+      if (target === undefined || !isUnderModels(target))
+        problems.push(`symlink ${shown} → ${JSON.stringify(e.linkpath)} points outside ${MODELS_DIR}/`)
       break
     }
     case 'hardlink': {
@@ -41,7 +42,11 @@ export function entryProblems(e: TarEntry): string[] {
       break
     }
     default:
-      problems.push(e.sparse ? `${shown} is a sparse file` : `${shown} is a ${e.type === 'other' ? `type ${JSON.stringify(e.typeflag)}` : e.type} entry`)
+      problems.push(
+        e.sparse
+          ? `${shown} is a sparse file`
+          : `${shown} is a ${e.type === 'other' ? `type ${JSON.stringify(e.typeflag)}` : e.type} entry`,
+      )
   }
   return problems
 }

@@ -6,6 +6,7 @@ import {createHash, type Hash} from 'node:crypto'
 import type {EventEmitter} from 'node:events'
 import {createGunzip, type Gunzip} from 'node:zlib'
 import {TarFormatError, TarReader, type TarEntry} from '../layer/tar-reader.js'
+import {TAR_LAYER_TYPES} from '../oci/types.js'
 import {entryProblems, stripDotSlash} from './hygiene.js'
 import type {ScannedFile} from './types.js'
 
@@ -32,21 +33,19 @@ export interface LayerScan {
   notRead?: string
 }
 
-const LAYER_TYPES = new Set([
-  'application/vnd.oci.image.layer.v1.tar',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar',
-  'application/vnd.docker.image.rootfs.diff.tar',
-  'application/vnd.docker.image.rootfs.foreign.diff.tar',
-])
-
 /** How a layer media type is compressed, or undefined when it is not a tar layer. */
 export function layerCompression(mediaType: string): Compression | undefined {
   const m = /^(.*?)(?:\+(gzip|zstd)|\.(gzip|zstd))?$/.exec(mediaType)!
-  if (!LAYER_TYPES.has(m[1])) return undefined
+  if (!TAR_LAYER_TYPES.has(m[1])) return undefined
   return (m[2] ?? m[3] ?? 'none') as Compression
 }
 
-export async function scanBlob(chunks: AsyncIterable<Buffer>, compression: Compression | undefined, algorithm = 'sha256', onBytes?: (n: number) => void): Promise<LayerScan> {
+export async function scanBlob(
+  chunks: AsyncIterable<Buffer>,
+  compression: Compression | undefined,
+  algorithm = 'sha256',
+  onBytes?: (n: number) => void,
+): Promise<LayerScan> {
   const alg = algorithm === 'sha512' ? 'sha512' : 'sha256'
   const stored = createHash(alg)
   let size = 0
@@ -105,7 +104,10 @@ class TarScan {
       }
     }
     return {
-      files: this.files, entries: this.entries, hygiene: this.hygiene, hygieneMore: this.hygieneMore,
+      files: this.files,
+      entries: this.entries,
+      hygiene: this.hygiene,
+      hygieneMore: this.hygieneMore,
       ...(this.error ? {tarError: this.error} : {diffId: `sha256:${this.diff.digest('hex')}`}),
     }
   }
@@ -138,7 +140,12 @@ class TarScan {
         git?.update(chunk)
       },
       end: () => {
-        this.files.push({path: stripDotSlash(entry.path), size: entry.size, sha256: sha.digest('hex'), ...(git ? {gitOid: git.digest('hex')} : {})})
+        this.files.push({
+          path: stripDotSlash(entry.path),
+          size: entry.size,
+          sha256: sha.digest('hex'),
+          ...(git ? {gitOid: git.digest('hex')} : {}),
+        })
       },
     }
   }

@@ -5,21 +5,26 @@
 // the manifest) are thrown as ModelcarError with exit code 1.
 import {hubClient, registryClient} from '../clients.js'
 import {EXIT, ModelcarError} from '../errors.js'
+import {hubEndpoint} from '../hf/token.js'
 import {TransportError} from '../http/raw.js'
 import {defaultRetryPolicy, RetryableError, type RetryPolicy} from '../http/retry.js'
 import {BlobReader} from '../oci/blob-reader.js'
-import {short} from '../oci/client.js'
+import {digestOf, shortDigest} from '../oci/digest.js'
+import {parseManifest} from '../oci/manifest-parse.js'
 import type {ImageReference} from '../oci/reference.js'
+import {platformOf, type Descriptor, type ParsedManifest} from '../oci/types.js'
 import {fileFilter} from '../push/filter.js'
+import {excuseBaseLayers} from './base-layers.js'
 import {checkImageBlobs, type CheckContext} from './blob-checks.js'
 import {finish} from './classify.js'
+import {checkConsumers, withConsumers, type Consumer, type ConsumerResult} from './consumers.js'
 import {compareWithHub, imageFiles, provenance} from './hub-compare.js'
 import type {LayerScan} from './layer-scan.js'
 import {limiter} from './limit.js'
-import {checkManifest, digestOf, platformOf, type Descriptor, type ParsedManifest} from './manifest-check.js'
-import type {BlobReport, HubComparison, VerifyResult} from './types.js'
+import {pushCommand, repairFor} from './repair.js'
+import type {BlobReport, HubComparison} from './types.js'
 
-export interface VerifyRequest {
+export interface VerifyParams {
   reference: ImageReference
   deep: boolean
   againstHf: boolean
@@ -28,6 +33,10 @@ export interface VerifyRequest {
   workers: number
   maxRetries?: number
   stallTimeoutS?: number
+  /** false: accept any certificate from the registry. */
+  tlsVerify?: boolean
+  /** --for: consumers whose needs are checked too (consumers.ts). */
+  for?: Consumer[]
 }
 
 export interface VerifyEvents {
@@ -35,6 +44,8 @@ export interface VerifyEvents {
   expect?: (bytes: number) => void
   bytes?: (n: number) => void
   retry?: (line: string) => void
+  /** How a host is reached (direct or through which proxy). */
+  route?: (line: string) => void
 }
 
 interface Image {
@@ -46,14 +57,29 @@ interface Image {
 
 const MAX_INDEX_DEPTH = 2
 
-export async function verify(req: VerifyRequest, ui: {events?: VerifyEvents; signal?: AbortSignal; env?: NodeJS.ProcessEnv} = {}): Promise<VerifyResult> {
+export async function verify(
+  req: VerifyParams,
+  ui: {events?: VerifyEvents; signal?: AbortSignal; env?: NodeJS.ProcessEnv} = {},
+): Promise<ConsumerResult> {
   const env = ui.env ?? process.env
   const policy: RetryPolicy = {...defaultRetryPolicy, maxRetries: req.maxRetries ?? defaultRetryPolicy.maxRetries}
   const ref = req.reference
   const display = `${ref.registry.display}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`
+  // A bad HF_ENDPOINT is a usage error found before any request, not an image that "could not be checked".
+  if (req.againstHf) hubEndpoint(env)
   try {
-    const client = await registryClient(ref.registry, ref.repository, {maxRetries: req.maxRetries, stallTimeoutS: req.stallTimeoutS, env, onRetry: (m: string) => ui.events?.retry?.(m)})
-    const reader = new BlobReader(client, {retry: policy, onRetry: (what, error, n) => ui.events?.retry?.(`${what} (attempt ${n + 1}): ${(error as Error).message}`)})
+    const client = await registryClient(ref.registry, ref.repository, {
+      maxRetries: req.maxRetries,
+      stallTimeoutS: req.stallTimeoutS,
+      tlsVerify: req.tlsVerify,
+      env,
+      onRetry: (m: string) => ui.events?.retry?.(m),
+      onRoute: (m: string) => ui.events?.route?.(m),
+    })
+    const reader = new BlobReader(client, {
+      retry: policy,
+      onRetry: (what, error, n) => ui.events?.retry?.(`${what} (attempt ${n + 1}): ${(error as Error).message}`),
+    })
     const blobs: BlobReport[] = []
     const images: Image[] = []
     const top = await readManifest(reader, ref.digest ?? ref.tag!, {digest: ref.digest}, undefined, blobs)
@@ -61,45 +87,95 @@ export async function verify(req: VerifyRequest, ui: {events?: VerifyEvents; sig
     if (top?.manifest) await collectImages(reader, top.manifest, undefined, {}, 0, blobs, images)
 
     const ctx: CheckContext = {
-      reader, deep: req.deep, heads: limiter(Math.max(4, req.workers * 2)), reads: limiter(req.workers), signal: ui.signal,
-      onBytes: ui.events?.bytes, headMemo: new Map(), scanMemo: new Map(), configMemo: new Map(),
+      reader,
+      deep: req.deep,
+      heads: limiter(Math.max(4, req.workers * 2)),
+      reads: limiter(req.workers),
+      signal: ui.signal,
+      onBytes: ui.events?.bytes,
+      headMemo: new Map(),
+      scanMemo: new Map(),
+      configMemo: new Map(),
     }
     if (req.deep) ui.events?.expect?.(uniqueLayerBytes(images))
     const checked = await Promise.all(images.map((img) => checkImageBlobs(img.manifest, img.platform, ctx)))
+    checked.forEach((c, i) => excuseBaseLayers(images[i].manifest, c.reports))
     checked.forEach((c) => blobs.push(...c.reports))
 
-    const hub = req.againstHf ? await compareImages(images, checked.map((c) => c.scans), req, env, policy) : undefined
+    const hub = req.againstHf
+      ? await compareImages(
+          images,
+          checked.map((c) => c.scans),
+          req,
+          env,
+          policy,
+          ui.events,
+        )
+      : undefined
     ui.signal?.throwIfAborted()
-    return finish(base, blobs, hub, req.deep ? await bytesRead(ctx) : undefined)
+    const result = finish(base, blobs, hub, req.deep ? await bytesRead(ctx) : undefined)
+    addRepairs(result.blobs, ref, images, top?.manifest)
+    if (!req.for?.length) return result
+    return withConsumers(result, await checkConsumers(req.for, images, {reader, reads: ctx.reads, signal: ui.signal}))
   } catch (error) {
     throw uncheckable(error, display)
   }
 }
 
 /** GET a manifest by tag or digest and check it; adds its row. Undefined when it is not there. */
-async function readManifest(reader: BlobReader, reference: string, expect: {digest?: string; size?: number}, platform: string | undefined, blobs: BlobReport[]) {
+async function readManifest(
+  reader: BlobReader,
+  reference: string,
+  expect: {digest?: string; size?: number},
+  platform: string | undefined,
+  blobs: BlobReport[],
+) {
   const fetched = await reader.manifest(reference)
-  const row: BlobReport = {kind: 'manifest', digest: expect.digest ?? '', size: expect.size ?? 0, mediaType: '', ...(platform ? {platform} : {}), result: 'ok', problems: [], notes: []}
+  const row: BlobReport = {
+    kind: 'manifest',
+    digest: expect.digest ?? '',
+    size: expect.size ?? 0,
+    mediaType: '',
+    ...(platform ? {platform} : {}),
+    result: 'ok',
+    problems: [],
+    notes: [],
+  }
   blobs.push(row)
   if (!fetched) {
-    row.problems.push({kind: 'missing', detail: `the registry has no manifest ${reference.startsWith('sha') ? short(reference) : reference} (404)`})
+    const shown = reference.startsWith('sha') ? shortDigest(reference) : reference
+    row.problems.push({kind: 'missing', detail: `the registry has no manifest ${shown} (404)`})
     return undefined
   }
   const algorithm = (expect.digest ?? fetched.digest ?? 'sha256').split(':')[0]
   const digest = digestOf(fetched.body, algorithm)
   row.digest = expect.digest ?? digest
   row.size = fetched.body.length
-  if (expect.digest && digest !== expect.digest) row.problems.push({kind: 'digest mismatch', detail: `the registry served bytes that hash to ${digest}`})
-  if (fetched.digest && fetched.digest !== digest) row.problems.push({kind: 'digest mismatch', detail: `the registry reports Docker-Content-Digest ${fetched.digest} for bytes that hash to ${digest}`})
-  if (expect.size !== undefined && expect.size !== fetched.body.length) row.problems.push({kind: 'size mismatch', detail: `${fetched.body.length} bytes, the index says ${expect.size}`})
-  const check = checkManifest(fetched.body, fetched.contentType)
+  if (expect.digest && digest !== expect.digest)
+    row.problems.push({kind: 'digest mismatch', detail: `the registry served bytes that hash to ${digest}`})
+  if (fetched.digest && fetched.digest !== digest)
+    row.problems.push({
+      kind: 'digest mismatch',
+      detail: `the registry reports Docker-Content-Digest ${fetched.digest} for bytes that hash to ${digest}`,
+    })
+  if (expect.size !== undefined && expect.size !== fetched.body.length)
+    row.problems.push({kind: 'size mismatch', detail: `${fetched.body.length} bytes, the index says ${expect.size}`})
+  const check = parseManifest(fetched.body, fetched.contentType)
   row.mediaType = check.manifest?.mediaType ?? fetched.contentType
   if (check.manifest?.kind === 'index') row.kind = 'index'
   for (const p of check.problems) row.problems.push({kind: 'malformed', detail: p})
   return {digest, manifest: check.manifest}
 }
 
-async function collectImages(reader: BlobReader, manifest: ParsedManifest, platform: string | undefined, parentAnnotations: Record<string, string>, depth: number, blobs: BlobReport[], images: Image[]): Promise<void> {
+async function collectImages(
+  reader: BlobReader,
+  manifest: ParsedManifest,
+  platform: string | undefined,
+  parentAnnotations: Record<string, string>,
+  depth: number,
+  blobs: BlobReport[],
+  images: Image[],
+): Promise<void> {
   if (manifest.kind === 'manifest') {
     images.push({manifest, ...(platform ? {platform} : {}), parentAnnotations})
     return
@@ -108,17 +184,27 @@ async function collectImages(reader: BlobReader, manifest: ParsedManifest, platf
     blobs.at(-1)?.notes.push('nested index not followed')
     return
   }
-  const children = await Promise.all(manifest.manifests.map(async (d: Descriptor) => {
-    const p = platformOf(d) ?? platform
-    return {child: await readManifest(reader, d.digest, {digest: d.digest, size: d.size}, p, blobs), p}
-  }))
+  const children = await Promise.all(
+    manifest.manifests.map(async (d: Descriptor) => {
+      const p = platformOf(d) ?? platform
+      return {child: await readManifest(reader, d.digest, {digest: d.digest, size: d.size}, p, blobs), p}
+    }),
+  )
   for (const {child, p} of children) {
-    if (child?.manifest) await collectImages(reader, child.manifest, p, {...parentAnnotations, ...manifest.annotations}, depth + 1, blobs, images)
+    if (child?.manifest)
+      await collectImages(reader, child.manifest, p, {...parentAnnotations, ...manifest.annotations}, depth + 1, blobs, images)
   }
 }
 
-async function compareImages(images: Image[], scans: Array<Map<string, LayerScan>>, req: VerifyRequest, env: NodeJS.ProcessEnv, policy: RetryPolicy): Promise<HubComparison[]> {
-  const hub = hubClient({maxRetries: policy.maxRetries, stallTimeoutS: req.stallTimeoutS, env})
+async function compareImages(
+  images: Image[],
+  scans: Array<Map<string, LayerScan>>,
+  req: VerifyParams,
+  env: NodeJS.ProcessEnv,
+  policy: RetryPolicy,
+  events?: VerifyEvents,
+): Promise<HubComparison[]> {
+  const hub = hubClient({maxRetries: policy.maxRetries, stallTimeoutS: req.stallTimeoutS, env, onRoute: (m: string) => events?.route?.(m)})
   const endpoint = hub.endpoint
   const keep = fileFilter(req.include, req.exclude)
   const out: HubComparison[] = []
@@ -141,6 +227,25 @@ async function compareImages(images: Image[], scans: Array<Map<string, LayerScan
     }
   }
   return out
+}
+
+/** Each missing or broken blob gets the command that repairs it, from the annotations of the image that holds it. */
+function addRepairs(blobs: BlobReport[], ref: ImageReference, images: Image[], top: ParsedManifest | undefined): void {
+  const byDigest = new Map<string, string | undefined>()
+  let first: string | undefined
+  for (const img of images) {
+    const command = pushCommand(ref, {...img.parentAnnotations, ...img.manifest.annotations}, img.manifest.layers)
+    first ??= command
+    for (const d of [...(img.manifest.config ? [img.manifest.config] : []), ...img.manifest.layers]) {
+      if (!byDigest.has(d.digest)) byDigest.set(d.digest, command)
+    }
+  }
+  // A manifest that is missing itself names no layers: only the top one's annotations (when read) can say.
+  const fallback = first ?? (top?.kind === 'manifest' ? pushCommand(ref, top.annotations, top.layers) : undefined)
+  for (const b of blobs) {
+    const repair = repairFor(b, byDigest.get(b.digest) ?? fallback)
+    if (repair) b.repair = repair
+  }
 }
 
 async function bytesRead(ctx: CheckContext): Promise<number> {

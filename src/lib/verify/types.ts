@@ -45,6 +45,8 @@ export interface BlobReport {
   notes: string[]
   /** Regular files found by --deep (layers only). */
   files?: ScannedFile[]
+  /** How to repair a missing or broken blob: the command, rebuilt from the image's annotations. */
+  repair?: string
 }
 
 export type HubFileResult = 'ok' | 'missing from image' | 'unexpected' | 'size mismatch' | 'sha256 mismatch' | 'content mismatch'

@@ -8,13 +8,13 @@ describe('hash/sha256 (native, saveable)', () => {
     expect(savedStateSize).to.be.greaterThan(64)
   })
 
-  it('gives node:crypto\'s digest for any split of the input, empty updates included', () => {
+  it("gives node:crypto's digest for any split of the input, empty updates included", () => {
     let seed = 42
-    const next = (n: number) => ((seed = (seed * 48271) % 2147483647) % n)
+    const next = (n: number) => (seed = (seed * 48271) % 2147483647) % n
     for (const size of [0, 1, 55, 56, 63, 64, 65, 1000, 100_003, 3 * 1024 * 1024 + 7]) {
       const data = randomBytes(size)
       const hash = createSha256()
-      for (let at = 0; at < size; ) {
+      for (let at = 0; at < size;) {
         const n = Math.min(size - at, next(200_000))
         hash.update(data.subarray(at, at + n))
         at += n

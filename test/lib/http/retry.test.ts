@@ -21,20 +21,32 @@ describe('http/retry', () => {
   it('retries retryable errors up to the limit, then throws the last one', async () => {
     let calls = 0
     const policy = {maxRetries: 3, baseDelayMs: 1, maxDelayMs: 2}
-    const error = await withRetries(async () => {
-      calls++
-      throw new RetryableError(`try ${calls}`)
-    }, {policy, isRetryable: (e) => e instanceof RetryableError}).catch((e) => e)
+    const error = await withRetries(
+      async () => {
+        calls++
+        throw new RetryableError(`try ${calls}`)
+      },
+      {policy, isRetryable: (e) => e instanceof RetryableError},
+    ).catch((e) => e)
     expect(calls).to.equal(4)
     expect((error as Error).message).to.equal('try 4')
   })
 
   it('does not retry other errors', async () => {
     let calls = 0
-    await withRetries(async () => {
-      calls++
-      throw new Error('fatal')
-    }, {policy: {maxRetries: 3, baseDelayMs: 1, maxDelayMs: 1}, isRetryable: () => false}).catch(() => undefined)
+    const fatal = new Error('fatal')
+    const outcome = await withRetries(
+      async () => {
+        calls++
+        throw fatal
+      },
+      {policy: {maxRetries: 3, baseDelayMs: 1, maxDelayMs: 1}, isRetryable: () => false},
+    ).then(
+      (value) => ({value}),
+      (error: unknown) => ({error}),
+    )
+    // The very error the attempt threw comes out, after one call.
+    expect(outcome).to.deep.equal({error: fatal})
     expect(calls).to.equal(1)
   })
 })

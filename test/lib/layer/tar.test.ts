@@ -8,6 +8,7 @@ import path from 'node:path'
 import {MODELS_DIR, layerHeader, layerSize, layerTrailer} from '../../../src/lib/layer/index.js'
 import {paxRecord} from '../../../src/lib/layer/tar.js'
 import {content} from './sample-bytes.js'
+import {commandWorks, requireTools} from '../../fixtures/require-tool.js'
 
 const GiB = 1024 ** 3
 // Fixed locale and zone so listings are stable and non-ASCII names print as-is.
@@ -28,7 +29,7 @@ type Block = {name: string; type: string; mode: number; size: number; sizeField:
 /** A minimal ustar reader for checking header fields GNU tar's listing does not show. */
 function blocks(tar: Buffer): Block[] {
   const out: Block[] = []
-  for (let off = 0; off + 512 <= tar.length; ) {
+  for (let off = 0; off + 512 <= tar.length;) {
     const raw = tar.subarray(off, off + 512)
     if (raw.every((b) => b === 0)) break
     const sizeField = raw.subarray(124, 136)
@@ -161,7 +162,12 @@ describe('tar layer framing', function () {
           const perms = isFile ? '-rw-r--r--' : 'drwxr-xr-x'
           return `${perms} 0/0 ${isFile ? size : 0} 1970-01-01 00:00 ${n}`
         })
-        expect(stdout.trimEnd().split('\n').map((l) => l.replace(/ +/g, ' '))).to.deep.equal(expected)
+        expect(
+          stdout
+            .trimEnd()
+            .split('\n')
+            .map((l) => l.replace(/ +/g, ' ')),
+        ).to.deep.equal(expected)
 
         const out = path.join(tmp, `x-${size}`)
         fs.mkdirSync(out)
@@ -216,6 +222,9 @@ describe('tar layer framing', function () {
   })
 
   describe('umoci', () => {
+    before(function () {
+      requireTools(this, commandWorks('umoci'))
+    })
     it('unpacks an image made of two layers', () => {
       const a = 'a/b/model.safetensors'
       const b = `模型/${'长'.repeat(40)}/café.bin` // non-ASCII and over 100 bytes
@@ -288,7 +297,12 @@ describe('tar layer framing', function () {
         // Exit 0 with no warning also means GNU tar found the end blocks exactly where the size says.
         const {stdout, stderr} = run('tar', ['-tvf', file, '--numeric-owner'])
         expect(stderr).to.equal('')
-        expect(stdout.trimEnd().split('\n').map((l) => l.replace(/ +/g, ' '))).to.deep.equal([
+        expect(
+          stdout
+            .trimEnd()
+            .split('\n')
+            .map((l) => l.replace(/ +/g, ' ')),
+        ).to.deep.equal([
           'drwxr-xr-x 0/0 0 1970-01-01 00:00 models/',
           'drwxr-xr-x 0/0 0 1970-01-01 00:00 models/big/',
           `-rw-r--r-- 0/0 ${size} 1970-01-01 00:00 models/big/weights.bin`,

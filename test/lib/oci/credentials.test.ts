@@ -85,7 +85,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
     expect(e.message).to.not.include('\n')
     expect(e.message).to.not.include(MARK)
     expect(String(e.stack)).to.not.include(MARK)
-    expect(String((e as {cause?: unknown}).cause ?? '')).to.not.include(MARK)
+    expect(String((e as {cause?: Error}).cause ?? '')).to.not.include(MARK)
     return e
   }
   throw new Error('expected a rejection')
@@ -112,7 +112,12 @@ describe('oci/credentials', function () {
     it('OCI_USERNAME + OCI_PASSWORD win over every file', async () => {
       await f.dockerConfig({auths: {'ghcr.io': {auth: b64(`file:${MARK}`)}}, credsStore: 'test'})
       const env = {...f.env, OCI_USERNAME: 'env-user', OCI_PASSWORD: `env-${MARK}`}
-      expect(await findRegistryCredential('ghcr.io', f.opts({env}))).to.deep.equal({kind: 'basic', username: 'env-user', password: `env-${MARK}`, source: 'OCI_USERNAME/OCI_PASSWORD'})
+      expect(await findRegistryCredential('ghcr.io', f.opts({env}))).to.deep.equal({
+        kind: 'basic',
+        username: 'env-user',
+        password: `env-${MARK}`,
+        source: 'OCI_USERNAME/OCI_PASSWORD',
+      })
       expect(await f.calls()).to.deep.equal([])
     })
 
@@ -124,9 +129,13 @@ describe('oci/credentials', function () {
     it('rejects half a pair without echoing the password', async () => {
       let e = await rejection(findRegistryCredential('ghcr.io', f.opts({env: {...f.env, OCI_PASSWORD: `only-${MARK}`}})))
       expect(e).to.be.instanceOf(UsageError)
-      expect(e.message).to.equal('OCI_PASSWORD is set but OCI_USERNAME is not; set both, or unset OCI_PASSWORD to use docker/podman credentials.')
+      expect(e.message).to.equal(
+        'OCI_PASSWORD is set but OCI_USERNAME is not; set both, or unset OCI_PASSWORD to use docker/podman credentials.',
+      )
       e = await rejection(findRegistryCredential('ghcr.io', f.opts({env: {...f.env, OCI_USERNAME: 'someone'}})))
-      expect(e.message).to.equal('OCI_USERNAME is set but OCI_PASSWORD is not; set both, or unset OCI_USERNAME to use docker/podman credentials.')
+      expect(e.message).to.equal(
+        'OCI_USERNAME is set but OCI_PASSWORD is not; set both, or unset OCI_USERNAME to use docker/podman credentials.',
+      )
     })
   })
 
@@ -135,18 +144,40 @@ describe('oci/credentials', function () {
 
     it('decodes "auth" (base64 user:password, split at the first colon)', async () => {
       await f.dockerConfig({auths: {'ghcr.io': {auth: b64(`alice:pa:ss-${MARK}`)}}})
-      expect(await findRegistryCredential('ghcr.io', f.opts())).to.deep.equal({kind: 'basic', username: 'alice', password: `pa:ss-${MARK}`, source})
+      expect(await findRegistryCredential('ghcr.io', f.opts())).to.deep.equal({
+        kind: 'basic',
+        username: 'alice',
+        password: `pa:ss-${MARK}`,
+        source,
+      })
     })
 
     it('reads "username"/"password" fields, in any letter case as Go does', async () => {
-      await f.dockerConfig({auths: {'ghcr.io': {username: 'bob', password: `b-${MARK}`}, 'quay.io': {Username: 'carol', Password: `c-${MARK}`}}})
-      expect(await findRegistryCredential('ghcr.io', f.opts())).to.deep.equal({kind: 'basic', username: 'bob', password: `b-${MARK}`, source})
-      expect(await findRegistryCredential('quay.io', f.opts())).to.deep.equal({kind: 'basic', username: 'carol', password: `c-${MARK}`, source})
+      await f.dockerConfig({
+        auths: {'ghcr.io': {username: 'bob', password: `b-${MARK}`}, 'quay.io': {Username: 'carol', Password: `c-${MARK}`}},
+      })
+      expect(await findRegistryCredential('ghcr.io', f.opts())).to.deep.equal({
+        kind: 'basic',
+        username: 'bob',
+        password: `b-${MARK}`,
+        source,
+      })
+      expect(await findRegistryCredential('quay.io', f.opts())).to.deep.equal({
+        kind: 'basic',
+        username: 'carol',
+        password: `c-${MARK}`,
+        source,
+      })
     })
 
     it('"auth" takes precedence over "username"/"password"', async () => {
       await f.dockerConfig({auths: {'ghcr.io': {auth: b64(`alice:a-${MARK}`), username: 'bob', password: 'b'}}})
-      expect(await findRegistryCredential('ghcr.io', f.opts())).to.deep.equal({kind: 'basic', username: 'alice', password: `a-${MARK}`, source})
+      expect(await findRegistryCredential('ghcr.io', f.opts())).to.deep.equal({
+        kind: 'basic',
+        username: 'alice',
+        password: `a-${MARK}`,
+        source,
+      })
     })
 
     it('returns an identity token, with the username from "auth" when there is one', async () => {
@@ -157,9 +188,22 @@ describe('oci/credentials', function () {
           'go.example.com': {IdentityToken: `idt3-${MARK}`},
         },
       })
-      expect(await findRegistryCredential('myreg.azurecr.io', f.opts())).to.deep.equal({kind: 'identity-token', username: '00000000-0000-0000-0000-000000000000', token: `idt-${MARK}`, source})
-      expect(await findRegistryCredential('other.example.com', f.opts())).to.deep.equal({kind: 'identity-token', token: `idt2-${MARK}`, source})
-      expect(await findRegistryCredential('go.example.com', f.opts())).to.deep.equal({kind: 'identity-token', token: `idt3-${MARK}`, source})
+      expect(await findRegistryCredential('myreg.azurecr.io', f.opts())).to.deep.equal({
+        kind: 'identity-token',
+        username: '00000000-0000-0000-0000-000000000000',
+        token: `idt-${MARK}`,
+        source,
+      })
+      expect(await findRegistryCredential('other.example.com', f.opts())).to.deep.equal({
+        kind: 'identity-token',
+        token: `idt2-${MARK}`,
+        source,
+      })
+      expect(await findRegistryCredential('go.example.com', f.opts())).to.deep.equal({
+        kind: 'identity-token',
+        token: `idt3-${MARK}`,
+        source,
+      })
     })
 
     const keys: Array<[string, string]> = [
@@ -227,7 +271,9 @@ describe('oci/credentials', function () {
       })
       const inHome = path.join(f.home, 'cfg')
       await f.dockerConfig({auths: {'ghcr.io': {auth: b64('h2:x')}}}, inHome)
-      expect(await findRegistryCredential('ghcr.io', f.opts({env: {...f.env, DOCKER_CONFIG: inHome}}))).to.include({source: '~/cfg/config.json'})
+      expect(await findRegistryCredential('ghcr.io', f.opts({env: {...f.env, DOCKER_CONFIG: inHome}}))).to.include({
+        source: '~/cfg/config.json',
+      })
     })
 
     it('treats an empty file as no configuration', async () => {
@@ -245,7 +291,12 @@ describe('oci/credentials', function () {
     it('asks credHelpers[host] with the host on stdin, and PATH from opts.env', async () => {
       await f.dockerConfig({credHelpers: {'ghcr.io': 'test'}})
       expect(process.env.PATH ?? '').to.not.include(f.bin)
-      expect(await findRegistryCredential('ghcr.io', f.opts())).to.deep.equal({kind: 'basic', username: 'user-from-docker-credential-test', password: `pw-from-docker-credential-test-${MARK}`, source: 'docker-credential-test'})
+      expect(await findRegistryCredential('ghcr.io', f.opts())).to.deep.equal({
+        kind: 'basic',
+        username: 'user-from-docker-credential-test',
+        password: `pw-from-docker-credential-test-${MARK}`,
+        source: 'docker-credential-test',
+      })
       expect(await f.calls()).to.deep.equal(['docker-credential-test get ghcr.io'])
     })
 
@@ -257,13 +308,22 @@ describe('oci/credentials', function () {
 
     it('sends Docker Hub as https://index.docker.io/v1/', async () => {
       await f.dockerConfig({credHelpers: {'docker.io': 'test'}})
-      expect(await findRegistryCredential('registry-1.docker.io', f.opts())).to.deep.equal({kind: 'basic', username: 'hub-user', password: `hub-${MARK}`, source: 'docker-credential-test'})
+      expect(await findRegistryCredential('registry-1.docker.io', f.opts())).to.deep.equal({
+        kind: 'basic',
+        username: 'hub-user',
+        password: `hub-${MARK}`,
+        source: 'docker-credential-test',
+      })
       expect(await f.calls()).to.deep.equal(['docker-credential-test get https://index.docker.io/v1/'])
     })
 
     it('maps Username "<token>" to an identity token', async () => {
       await f.dockerConfig({credsStore: 'test'})
-      expect(await findRegistryCredential('token.example.com', f.opts())).to.deep.equal({kind: 'identity-token', token: `refresh-${MARK}`, source: 'docker-credential-test'})
+      expect(await findRegistryCredential('token.example.com', f.opts())).to.deep.equal({
+        kind: 'identity-token',
+        token: `refresh-${MARK}`,
+        source: 'docker-credential-test',
+      })
     })
 
     it('credHelpers come before auths, auths before credsStore', async () => {
@@ -273,8 +333,16 @@ describe('oci/credentials', function () {
         credsStore: 'other',
       })
       expect(await findRegistryCredential('ghcr.io', f.opts())).to.include({source: 'docker-credential-test'})
-      expect(await findRegistryCredential('quay.io', f.opts())).to.deep.equal({kind: 'basic', username: 'from-auths', password: 'q', source: '~/.docker/config.json'})
-      expect(await findRegistryCredential('localhost:5000', f.opts())).to.include({source: 'docker-credential-other', username: 'user-from-docker-credential-other'})
+      expect(await findRegistryCredential('quay.io', f.opts())).to.deep.equal({
+        kind: 'basic',
+        username: 'from-auths',
+        password: 'q',
+        source: '~/.docker/config.json',
+      })
+      expect(await findRegistryCredential('localhost:5000', f.opts())).to.include({
+        source: 'docker-credential-other',
+        username: 'user-from-docker-credential-other',
+      })
       expect(await f.calls()).to.deep.equal(['docker-credential-test get ghcr.io', 'docker-credential-other get localhost:5000'])
     })
 
@@ -283,7 +351,11 @@ describe('oci/credentials', function () {
       expect(await findRegistryCredential('nothere.example.com', f.opts())).to.include({username: 'fallback'})
       await f.dockerConfig({credHelpers: {'nothere.example.com': 'test'}, credsStore: 'other'})
       expect(await findRegistryCredential('nothere.example.com', f.opts())).to.equal(undefined)
-      expect(await f.calls()).to.deep.equal(['docker-credential-test get nothere.example.com', 'docker-credential-test get nothere.example.com', 'docker-credential-other get nothere.example.com'])
+      expect(await f.calls()).to.deep.equal([
+        'docker-credential-test get nothere.example.com',
+        'docker-credential-test get nothere.example.com',
+        'docker-credential-other get nothere.example.com',
+      ])
     })
 
     it('also takes "credentials not found" on stderr, empty output, or an empty secret as none', async () => {
@@ -298,21 +370,27 @@ describe('oci/credentials', function () {
       const e = await rejection(findRegistryCredential('broken.example.com', f.opts()))
       expect(e).to.be.instanceOf(ModelcarError)
       expect((e as ModelcarError).code).to.equal('E_CREDENTIAL_HELPER')
-      expect(e.message).to.equal('Credential helper docker-credential-test failed with exit code 3 for broken.example.com; run "echo broken.example.com | docker-credential-test get" to see why.')
+      expect(e.message).to.equal(
+        'Credential helper docker-credential-test failed with exit code 3 for broken.example.com; run "echo broken.example.com | docker-credential-test get" to see why.',
+      )
       expect(e.message).to.not.include('leaky')
     })
 
     it('a helper killed by a signal is reported as such', async () => {
       await f.dockerConfig({credsStore: 'test'})
       const e = await rejection(findRegistryCredential('killed.example.com', f.opts()))
-      expect(e.message).to.equal('Credential helper docker-credential-test was killed by SIGKILL for killed.example.com; run "echo killed.example.com | docker-credential-test get" to see why.')
+      expect(e.message).to.equal(
+        'Credential helper docker-credential-test was killed by SIGKILL for killed.example.com; run "echo killed.example.com | docker-credential-test get" to see why.',
+      )
     })
 
     it('rejects output that is not the expected JSON, without echoing it', async () => {
       await f.dockerConfig({credsStore: 'test'})
       for (const host of ['garbage.example.com', 'wrongtype.example.com']) {
         const e = await rejection(findRegistryCredential(host, f.opts()))
-        expect(e.message).to.equal(`Credential helper docker-credential-test answered for ${host} with something other than {"Username","Secret"} JSON; update the helper or run "echo ${host} | docker-credential-test get" to see why.`)
+        expect(e.message).to.equal(
+          `Credential helper docker-credential-test answered for ${host} with something other than {"Username","Secret"} JSON; update the helper or run "echo ${host} | docker-credential-test get" to see why.`,
+        )
       }
     })
 
@@ -330,10 +408,14 @@ describe('oci/credentials', function () {
       await f.dockerConfig({credsStore: 'desktop'})
       let e = await rejection(findRegistryCredential('ghcr.io', f.opts()))
       expect(e).to.be.instanceOf(UsageError)
-      expect(e.message).to.equal('Credential helper docker-credential-desktop (credsStore in ~/.docker/config.json) is not installed or not on PATH; install it, or remove it from that file.')
+      expect(e.message).to.equal(
+        'Credential helper docker-credential-desktop (credsStore in ~/.docker/config.json) is not installed or not on PATH; install it, or remove it from that file.',
+      )
       await f.dockerConfig({credHelpers: {'ghcr.io': 'ecr-login'}})
       e = await rejection(findRegistryCredential('ghcr.io', f.opts()))
-      expect(e.message).to.equal('Credential helper docker-credential-ecr-login (credHelpers in ~/.docker/config.json) is not installed or not on PATH; install it, or remove it from that file.')
+      expect(e.message).to.equal(
+        'Credential helper docker-credential-ecr-login (credHelpers in ~/.docker/config.json) is not installed or not on PATH; install it, or remove it from that file.',
+      )
     })
 
     it('a helper that is not executable is a usage error', async () => {
@@ -341,13 +423,17 @@ describe('oci/credentials', function () {
       await f.dockerConfig({credsStore: 'noexec'})
       const e = await rejection(findRegistryCredential('ghcr.io', f.opts()))
       // root may execute nothing without an x bit either: EACCES for everyone.
-      expect(e.message).to.equal('Credential helper docker-credential-noexec (credsStore in ~/.docker/config.json) is not executable; fix its permissions (chmod +x).')
+      expect(e.message).to.equal(
+        'Credential helper docker-credential-noexec (credsStore in ~/.docker/config.json) is not executable; fix its permissions (chmod +x).',
+      )
     })
 
     it('refuses helper names that are paths', async () => {
       await f.dockerConfig({credsStore: '../../bin/sh'})
       const e = await rejection(findRegistryCredential('ghcr.io', f.opts()))
-      expect(e.message).to.equal('Invalid credential helper name "../../bin/sh" (credsStore in ~/.docker/config.json); use the helper\'s suffix, e.g. "pass" for docker-credential-pass.')
+      expect(e.message).to.equal(
+        'Invalid credential helper name "../../bin/sh" (credsStore in ~/.docker/config.json); use the helper\'s suffix, e.g. "pass" for docker-credential-pass.',
+      )
       await f.dockerConfig({credHelpers: {'ghcr.io': 42}})
       expect((await rejection(findRegistryCredential('ghcr.io', f.opts()))).message).to.equal(
         'Invalid credential helper name a non-string value (credHelpers in ~/.docker/config.json); use the helper\'s suffix, e.g. "pass" for docker-credential-pass.',
@@ -364,21 +450,33 @@ describe('oci/credentials', function () {
     it('reads $XDG_RUNTIME_DIR/containers/auth.json', async () => {
       await f.file('run/containers/auth.json', {auths: {'quay.io': {auth: b64(`podman:p-${MARK}`)}}})
       const env = {...f.env, XDG_RUNTIME_DIR: path.join(f.root, 'run')}
-      expect(await findRegistryCredential('quay.io', f.opts({env}))).to.deep.equal({kind: 'basic', username: 'podman', password: `p-${MARK}`, source: path.join(f.root, 'run/containers/auth.json')})
+      expect(await findRegistryCredential('quay.io', f.opts({env}))).to.deep.equal({
+        kind: 'basic',
+        username: 'podman',
+        password: `p-${MARK}`,
+        source: path.join(f.root, 'run/containers/auth.json'),
+      })
     })
 
     it('$REGISTRY_AUTH_FILE wins over $XDG_RUNTIME_DIR', async () => {
       await f.file('run/containers/auth.json', {auths: {'quay.io': {auth: b64('xdg:x')}}})
       const file = await f.file('elsewhere/auth.json', {auths: {'quay.io': {auth: b64('explicit:e')}}})
       const env = {...f.env, XDG_RUNTIME_DIR: path.join(f.root, 'run'), REGISTRY_AUTH_FILE: file}
-      expect(await findRegistryCredential('quay.io', f.opts({env}))).to.deep.equal({kind: 'basic', username: 'explicit', password: 'e', source: file})
+      expect(await findRegistryCredential('quay.io', f.opts({env}))).to.deep.equal({
+        kind: 'basic',
+        username: 'explicit',
+        password: 'e',
+        source: file,
+      })
     })
 
     it('names a file under home with ~', async () => {
       const file = path.join(f.home, '.config/containers/auth.json')
       await fs.mkdir(path.dirname(file), {recursive: true})
       await fs.writeFile(file, JSON.stringify({auths: {'quay.io': {auth: b64('a:b')}}}))
-      expect(await findRegistryCredential('quay.io', f.opts({env: {...f.env, REGISTRY_AUTH_FILE: file}}))).to.include({source: '~/.config/containers/auth.json'})
+      expect(await findRegistryCredential('quay.io', f.opts({env: {...f.env, REGISTRY_AUTH_FILE: file}}))).to.include({
+        source: '~/.config/containers/auth.json',
+      })
     })
 
     it('docker config comes first, auth.json only when it has nothing', async () => {
@@ -410,7 +508,10 @@ describe('oci/credentials', function () {
         it(`repository ${JSON.stringify(repository)} uses the ${username} key`, async () => {
           const file = await f.file('auth.json', auths)
           await fs.writeFile(file, JSON.stringify({auths}))
-          const got = await findRegistryCredential('quay.io', f.opts({env: {...f.env, REGISTRY_AUTH_FILE: file}, ...(repository === undefined ? {} : {repository})}))
+          const got = await findRegistryCredential(
+            'quay.io',
+            f.opts({env: {...f.env, REGISTRY_AUTH_FILE: file}, ...(repository === undefined ? {} : {repository})}),
+          )
           expect(got).to.include({username})
         })
       }
@@ -418,12 +519,19 @@ describe('oci/credentials', function () {
       it('a namespace key alone does not apply to the whole registry', async () => {
         const file = await f.file('auth.json', {auths: {'quay.io/org': {auth: b64('namespace:n')}}})
         expect(await findRegistryCredential('quay.io', f.opts({env: {...f.env, REGISTRY_AUTH_FILE: file}}))).to.equal(undefined)
-        expect(await findRegistryCredential('quay.io', f.opts({env: {...f.env, REGISTRY_AUTH_FILE: file}, repository: 'org/m'}))).to.include({username: 'namespace'})
+        expect(
+          await findRegistryCredential('quay.io', f.opts({env: {...f.env, REGISTRY_AUTH_FILE: file}, repository: 'org/m'})),
+        ).to.include({username: 'namespace'})
       })
 
       it('Docker Hub namespace keys match any of its names', async () => {
         const file = await f.file('auth.json', {auths: {'docker.io/myorg': {auth: b64('hubns:h')}}})
-        expect(await findRegistryCredential('registry-1.docker.io', f.opts({env: {...f.env, REGISTRY_AUTH_FILE: file}, repository: 'myorg/model'}))).to.include({username: 'hubns'})
+        expect(
+          await findRegistryCredential(
+            'registry-1.docker.io',
+            f.opts({env: {...f.env, REGISTRY_AUTH_FILE: file}, repository: 'myorg/model'}),
+          ),
+        ).to.include({username: 'hubns'})
       })
     })
 
@@ -439,7 +547,9 @@ describe('oci/credentials', function () {
       const e = await rejection(findRegistryCredential('ghcr.io', f.opts()))
       expect(e).to.be.instanceOf(UsageError)
       expect((e as UsageError).exitCode).to.equal(EXIT.usage)
-      expect(e.message).to.equal('~/.docker/config.json is not valid JSON; fix its syntax (or move it aside) so registry credentials can be read.')
+      expect(e.message).to.equal(
+        '~/.docker/config.json is not valid JSON; fix its syntax (or move it aside) so registry credentials can be read.',
+      )
     })
 
     it('malformed auth.json names that file', async () => {
@@ -449,13 +559,41 @@ describe('oci/credentials', function () {
     })
 
     const shapes: Array<[string, unknown, string]> = [
-      ['a JSON array', [1, 2], '~/.docker/config.json is not a JSON object; fix it (or move it aside) so registry credentials can be read.'],
-      ['auths as a string', {auths: MARK}, '"auths" in ~/.docker/config.json is not a JSON object; fix it (or move the file aside) so registry credentials can be read.'],
-      ['credHelpers as an array', {credHelpers: [MARK]}, '"credHelpers" in ~/.docker/config.json is not a JSON object; fix it (or move the file aside) so registry credentials can be read.'],
-      ['an entry that is a string', {auths: {'ghcr.io': MARK}}, 'The auths entry for ghcr.io in ~/.docker/config.json is not a JSON object; fix it or log in again.'],
-      ['a password that is a number', {auths: {'ghcr.io': {username: 'u', password: 1234}}}, '"password" in the auths entry for ghcr.io in ~/.docker/config.json is not a string; fix it or log in again.'],
-      ['"auth" that is not base64', {auths: {'ghcr.io': {auth: `!!${MARK}!!`}}}, 'The "auth" value of the auths entry for ghcr.io in ~/.docker/config.json is not base64 of "username:password"; log in to ghcr.io again or fix the entry.'],
-      ['"auth" without a colon', {auths: {'ghcr.io': {auth: b64(`justapassword${MARK}`)}}}, 'The "auth" value of the auths entry for ghcr.io in ~/.docker/config.json is not base64 of "username:password"; log in to ghcr.io again or fix the entry.'],
+      [
+        'a JSON array',
+        [1, 2],
+        '~/.docker/config.json is not a JSON object; fix it (or move it aside) so registry credentials can be read.',
+      ],
+      [
+        'auths as a string',
+        {auths: MARK},
+        '"auths" in ~/.docker/config.json is not a JSON object; fix it (or move the file aside) so registry credentials can be read.',
+      ],
+      [
+        'credHelpers as an array',
+        {credHelpers: [MARK]},
+        '"credHelpers" in ~/.docker/config.json is not a JSON object; fix it (or move the file aside) so registry credentials can be read.',
+      ],
+      [
+        'an entry that is a string',
+        {auths: {'ghcr.io': MARK}},
+        'The auths entry for ghcr.io in ~/.docker/config.json is not a JSON object; fix it or log in again.',
+      ],
+      [
+        'a password that is a number',
+        {auths: {'ghcr.io': {username: 'u', password: 1234}}},
+        '"password" in the auths entry for ghcr.io in ~/.docker/config.json is not a string; fix it or log in again.',
+      ],
+      [
+        '"auth" that is not base64',
+        {auths: {'ghcr.io': {auth: `!!${MARK}!!`}}},
+        'The "auth" value of the auths entry for ghcr.io in ~/.docker/config.json is not base64 of "username:password"; log in to ghcr.io again or fix the entry.',
+      ],
+      [
+        '"auth" without a colon',
+        {auths: {'ghcr.io': {auth: b64(`justapassword${MARK}`)}}},
+        'The "auth" value of the auths entry for ghcr.io in ~/.docker/config.json is not base64 of "username:password"; log in to ghcr.io again or fix the entry.',
+      ],
     ]
     for (const [what, content, message] of shapes) {
       it(`${what} is a usage error`, async () => {
@@ -474,25 +612,44 @@ describe('oci/credentials', function () {
     it('a directory where the file should be is a usage error', async () => {
       await fs.mkdir(path.join(f.home, '.docker', 'config.json'), {recursive: true})
       const e = await rejection(findRegistryCredential('ghcr.io', f.opts()))
-      expect(e.message).to.equal('~/.docker/config.json is a directory, not a file; remove it or point the variable that names it elsewhere.')
+      expect(e.message).to.equal(
+        '~/.docker/config.json is a directory, not a file; remove it or point the variable that names it elsewhere.',
+      )
     })
 
     it('rejects a host that is not a host', async () => {
       const e = await rejection(findRegistryCredential('', f.opts()))
       expect(e.message).to.equal('Invalid registry host "" for credential lookup; pass host[:port], e.g. "ghcr.io".')
-      expect((await rejection(findRegistryCredential('quay.io/org', f.opts()))).message).to.equal('Invalid registry host "quay.io/org" for credential lookup; pass host[:port], e.g. "ghcr.io".')
+      expect((await rejection(findRegistryCredential('quay.io/org', f.opts()))).message).to.equal(
+        'Invalid registry host "quay.io/org" for credential lookup; pass host[:port], e.g. "ghcr.io".',
+      )
     })
   })
 
   it('only reads credential files, never writes them', async () => {
-    const docker = await f.dockerConfig({auths: {'ghcr.io': {}, 'quay.io': {auth: b64('u:p')}}, credHelpers: {'localhost:5000': 'test'}, credsStore: 'other'})
+    const docker = await f.dockerConfig({
+      auths: {'ghcr.io': {}, 'quay.io': {auth: b64('u:p')}},
+      credHelpers: {'localhost:5000': 'test'},
+      credsStore: 'other',
+    })
     const auth = await f.file('auth.json', {auths: {'example.com': {auth: b64('a:b')}}})
-    const before = await Promise.all([docker, auth].map(async (p) => ({text: await fs.readFile(p, 'utf8'), mtime: (await fs.stat(p)).mtimeMs})))
+    const before = await Promise.all(
+      [docker, auth].map(async (p) => ({text: await fs.readFile(p, 'utf8'), mtime: (await fs.stat(p)).mtimeMs})),
+    )
     const env = {...f.env, REGISTRY_AUTH_FILE: auth}
     const found: Array<RegistryCredential | undefined> = []
-    for (const host of ['ghcr.io', 'quay.io', 'localhost:5000', 'example.com', 'nothing.example.com']) found.push(await findRegistryCredential(host, f.opts({env})))
-    expect(found.map((c) => c?.source)).to.deep.equal(['docker-credential-other', '~/.docker/config.json', 'docker-credential-test', auth, undefined])
-    const after = await Promise.all([docker, auth].map(async (p) => ({text: await fs.readFile(p, 'utf8'), mtime: (await fs.stat(p)).mtimeMs})))
+    for (const host of ['ghcr.io', 'quay.io', 'localhost:5000', 'example.com', 'nothing.example.com'])
+      found.push(await findRegistryCredential(host, f.opts({env})))
+    expect(found.map((c) => c?.source)).to.deep.equal([
+      'docker-credential-other',
+      '~/.docker/config.json',
+      'docker-credential-test',
+      auth,
+      undefined,
+    ])
+    const after = await Promise.all(
+      [docker, auth].map(async (p) => ({text: await fs.readFile(p, 'utf8'), mtime: (await fs.stat(p)).mtimeMs})),
+    )
     expect(after).to.deep.equal(before)
     expect(await fs.readdir(path.dirname(docker))).to.deep.equal(['config.json'])
   })

@@ -1,7 +1,6 @@
 import {expect} from 'chai'
-import {clampChunk, GENERIC, planWarnings, profileFor} from '../../../src/lib/oci/profiles.js'
+import {clampChunk, GENERIC, planWarnings, profileFor, UploadModes} from '../../../src/lib/oci/profiles.js'
 import {ModeRefusedError} from '../../../src/lib/oci/upload.js'
-import {UploadModes} from '../../../src/lib/push/transfer.js'
 
 const MiB = 1024 * 1024
 
@@ -9,7 +8,12 @@ describe('oci/profiles', () => {
   it('knows the registries in the wild by host', () => {
     expect(profileFor('ghcr.io')).to.include({name: 'GitHub Container Registry', mode: 'stream'})
     expect(profileFor('europe-docker.pkg.dev')).to.include({mode: 'stream'})
-    expect(profileFor('123456789012.dkr.ecr.eu-west-1.amazonaws.com')).to.include({name: 'Amazon ECR', mode: 'chunked', minChunk: 5 * MiB, maxChunk: 10 * MiB})
+    expect(profileFor('123456789012.dkr.ecr.eu-west-1.amazonaws.com')).to.include({
+      name: 'Amazon ECR',
+      mode: 'chunked',
+      minChunk: 5 * MiB,
+      maxChunk: 10 * MiB,
+    })
     expect(profileFor('myreg.azurecr.io')).to.include({name: 'Azure Container Registry'})
     expect(profileFor('quay.io')).to.include({maxLayerBytes: 20e9})
     expect(profileFor('registry-1.docker.io')).to.include({name: 'Docker Hub'})
@@ -27,11 +31,21 @@ describe('oci/profiles', () => {
 
   it('warns of files over the layer cap and too many layers', () => {
     const ghcr = profileFor('ghcr.io')
-    expect(planWarnings(ghcr, [{path: 'big.bin', layerSize: 11e9}, {path: 'ok.bin', layerSize: 1e9}])).to.deep.equal([
+    expect(
+      planWarnings(ghcr, [
+        {path: 'big.bin', layerSize: 11e9},
+        {path: 'ok.bin', layerSize: 1e9},
+      ]),
+    ).to.deep.equal([
       "big.bin (11000000000 bytes as a layer) is over GitHub Container Registry's per-layer limit of 10000000000 bytes: it will likely be refused.",
     ])
     const ecr = profileFor('1.dkr.ecr.us-east-1.amazonaws.com')
-    expect(planWarnings(ecr, Array.from({length: 501}, (_, i) => ({path: `f${i}`, layerSize: 2048})))[0]).to.match(/501 files make 501 layers, more than Amazon ECR accepts/)
+    expect(
+      planWarnings(
+        ecr,
+        Array.from({length: 501}, (_, i) => ({path: `f${i}`, layerSize: 2048})),
+      )[0],
+    ).to.match(/501 files make 501 layers, more than Amazon ECR accepts/)
   })
 
   it('steps the upload mode down only, and only in auto mode', () => {
@@ -46,5 +60,18 @@ describe('oci/profiles', () => {
     const forced = new UploadModes('stream', GENERIC, false)
     expect(forced.stepDown(new ModeRefusedError('monolithic', '405'))).to.equal(false)
     expect(forced.mode).to.equal('stream')
+  })
+  it('prefers a lower mode (cut PATCHes cancel sessions) only in auto mode, only downwards, and says when it changed', () => {
+    const learnt: string[] = []
+    const auto = new UploadModes('chunked', GENERIC, true, (mode, why) => learnt.push(`${mode}: ${why}`))
+    expect(auto.prefer('stream', 'cuts cancel sessions')).to.equal(true)
+    expect(auto.mode).to.equal('stream')
+    expect(auto.prefer('stream', 'again')).to.equal(false) // another worker learnt it already
+    expect(auto.prefer('chunked', 'never up')).to.equal(false)
+    expect(auto.mode).to.equal('stream')
+    expect(learnt).to.deep.equal(['stream: cuts cancel sessions'])
+    const forced = new UploadModes('chunked', GENERIC, false)
+    expect(forced.prefer('stream', 'cuts cancel sessions')).to.equal(false)
+    expect(forced.mode).to.equal('chunked')
   })
 })

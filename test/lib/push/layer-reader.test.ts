@@ -2,8 +2,9 @@ import {expect} from 'chai'
 import {HubClient} from '../../../src/lib/hf/client.js'
 import {defaultRetryPolicy} from '../../../src/lib/http/retry.js'
 import {layerSize} from '../../../src/lib/layer/tar.js'
-import {LayerReader, savedStateOffset} from '../../../src/lib/push/layer-reader.js'
+import {LayerReader, RewoundPastStateError} from '../../../src/lib/push/layer-reader.js'
 import type {PlannedFile} from '../../../src/lib/push/plan.js'
+import {savedStateOffset} from '../../../src/lib/state/checkpoint.js'
 import {fileSha256, startHubSim, treeEntryOid, type HubSim, type SimFile} from '../../fixtures/hub/index.js'
 
 const SHA = 'abcdef0000000000000000000000000000abcdef'
@@ -16,11 +17,18 @@ describe('push/layer-reader: hash checkpoints', () => {
   before(async () => {
     hub = await startHubSim({repos: [{id: 'acme/reader', commits: [{sha: SHA, files: [FILE]}]}]})
     client = new HubClient(new URL(hub.endpoint), undefined, {maxRetries: 2, idleTimeoutMs: 10_000})
-    planned = {path: FILE.path, size: FILE.size, oid: await treeEntryOid(FILE), lfsSha256: await fileSha256(FILE), layerSize: layerSize(FILE.path, FILE.size)}
+    planned = {
+      path: FILE.path,
+      size: FILE.size,
+      oid: await treeEntryOid(FILE),
+      lfsSha256: await fileSha256(FILE),
+      layerSize: layerSize(FILE.path, FILE.size),
+    }
   })
   after(() => hub?.close())
 
-  const reader = (hashState?: Buffer) => new LayerReader(planned, {hub: client, hfRepo: 'acme/reader', sha: SHA, policy: defaultRetryPolicy}, hashState)
+  const reader = (hashState?: Buffer) =>
+    new LayerReader(planned, {hub: client, hfRepo: 'acme/reader', sha: SHA, policy: defaultRetryPolicy}, hashState)
 
   it('a reader restored from a checkpoint reads only the bytes after it and gives the same digests', async () => {
     const whole = reader()
@@ -65,7 +73,8 @@ describe('push/layer-reader: hash checkpoints', () => {
     const second = reader(hashState)
     let error: unknown
     await second.seek(100).catch((e) => (error = e))
-    expect((error as Error)?.name).to.equal('RestartLayerError')
+    expect(error).to.be.instanceOf(RewoundPastStateError)
+    expect((error as Error).name).to.equal('RewoundPastStateError')
     second.close()
   })
 })

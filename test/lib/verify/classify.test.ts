@@ -5,15 +5,40 @@ import type {BlobReport, HubComparison, Problem, ProblemKind} from '../../../src
 const D = (c: string) => `sha256:${c.repeat(64)}`
 
 function blob(kind: BlobReport['kind'], problems: Array<[ProblemKind, string]> = [], extra: Partial<BlobReport> = {}): BlobReport {
-  return {kind, digest: D('a'), size: 1, mediaType: 'x', result: 'ok', problems: problems.map(([k, detail]): Problem => ({kind: k, detail})), notes: [], ...extra}
+  return {
+    kind,
+    digest: D('a'),
+    size: 1,
+    mediaType: 'x',
+    result: 'ok',
+    problems: problems.map(([k, detail]): Problem => ({kind: k, detail})),
+    notes: [],
+    ...extra,
+  }
 }
 
 describe('verify/classify', () => {
   it('names a blob by its worst problem', () => {
     expect(worst([])).to.equal('ok')
-    expect(worst([{kind: 'hygiene', detail: ''}, {kind: 'digest mismatch', detail: ''}, {kind: 'unchecked', detail: ''}])).to.equal('digest mismatch')
-    expect(worst([{kind: 'unchecked', detail: ''}, {kind: 'content mismatch', detail: ''}])).to.equal('content mismatch')
-    expect(worst([{kind: 'size mismatch', detail: ''}, {kind: 'missing', detail: ''}])).to.equal('missing')
+    expect(
+      worst([
+        {kind: 'hygiene', detail: ''},
+        {kind: 'digest mismatch', detail: ''},
+        {kind: 'unchecked', detail: ''},
+      ]),
+    ).to.equal('digest mismatch')
+    expect(
+      worst([
+        {kind: 'unchecked', detail: ''},
+        {kind: 'content mismatch', detail: ''},
+      ]),
+    ).to.equal('content mismatch')
+    expect(
+      worst([
+        {kind: 'size mismatch', detail: ''},
+        {kind: 'missing', detail: ''},
+      ]),
+    ).to.equal('missing')
     expect(worst([{kind: 'unchecked', detail: ''}])).to.equal('unchecked')
   })
 
@@ -43,7 +68,13 @@ describe('verify/classify', () => {
     ])
     expect(result.blobs.map((b) => b.result)).to.deep.equal(['ok', 'content mismatch', 'missing', 'unchecked'])
     expect(result).to.include({verdict: 'wrong', exitCode: 4})
-    expect(result.summary).to.deep.equal({blobs: 4, ok: 1, wrong: 2, unchecked: 1, byResult: {ok: 1, 'content mismatch': 1, missing: 1, unchecked: 1}})
+    expect(result.summary).to.deep.equal({
+      blobs: 4,
+      ok: 1,
+      wrong: 2,
+      unchecked: 1,
+      byResult: {ok: 1, 'content mismatch': 1, missing: 1, unchecked: 1},
+    })
     expect(problemLines(result)).to.deep.equal([
       `config aaaaaaaaaaaa: content mismatch (diff_ids)`,
       `layer bbbbbbbbbbbb (a.bin): missing (404)`,
@@ -55,7 +86,12 @@ describe('verify/classify', () => {
     const files = Array.from({length: 8}, (_, i) => ({path: `f${i}`, result: 'unexpected' as const, detail: 'not in the Hub commit'}))
     const result = finish({reference: 'r', deep: false}, [blob('manifest')], [{repo: 'a/b', revision: 'c'.repeat(40), files}])
     const lines = problemLines(result, 3)
-    expect(lines).to.deep.equal(['Hub file f0: unexpected (not in the Hub commit)', 'Hub file f1: unexpected (not in the Hub commit)', 'Hub file f2: unexpected (not in the Hub commit)', '… and 5 more'])
+    expect(lines).to.deep.equal([
+      'Hub file f0: unexpected (not in the Hub commit)',
+      'Hub file f1: unexpected (not in the Hub commit)',
+      'Hub file f2: unexpected (not in the Hub commit)',
+      '… and 5 more',
+    ])
     expect(result.summary).to.include({hubFiles: 8, hubWrong: 8})
   })
 })

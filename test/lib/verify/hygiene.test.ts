@@ -4,12 +4,31 @@ import {entryProblems} from '../../../src/lib/verify/hygiene.js'
 
 function entry(path: string, over: Partial<TarEntry> = {}): TarEntry {
   const type = over.type ?? (path.endsWith('/') ? 'directory' : 'file')
-  return {path, type, typeflag: type === 'directory' ? '5' : '0', mode: type === 'directory' ? 0o755 : 0o644, uid: 0, gid: 0, size: 0, mtime: 0, linkpath: '', offset: 0, sparse: false, ...over}
+  return {
+    path,
+    type,
+    typeflag: type === 'directory' ? '5' : '0',
+    mode: type === 'directory' ? 0o755 : 0o644,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    mtime: 0,
+    linkpath: '',
+    offset: 0,
+    sparse: false,
+    ...over,
+  }
 }
 
 describe('verify/hygiene', () => {
   it('accepts what modelcar writes: models/, its folders 0755, files 0644, and "./" prefixes', () => {
-    for (const e of [entry('models/'), entry('models/a/b/'), entry('models/a/b/c.bin'), entry('./models/x.json'), entry('./', {type: 'directory'})]) {
+    for (const e of [
+      entry('models/'),
+      entry('models/a/b/'),
+      entry('models/a/b/c.bin'),
+      entry('./models/x.json'),
+      entry('./', {type: 'directory'}),
+    ]) {
       expect(entryProblems(e), e.path).to.deep.equal([])
     }
   })
@@ -31,10 +50,16 @@ describe('verify/hygiene', () => {
 
   it('allows links inside models/ and refuses links pointing outside', () => {
     expect(entryProblems(entry('models/a/l', {type: 'symlink', linkpath: '../b.bin', mode: 0o777}))).to.deep.equal([])
-    expect(entryProblems(entry('models/l', {type: 'symlink', linkpath: '/etc/passwd'}))).to.deep.equal(['symlink "models/l" → "/etc/passwd" points outside models/'])
-    expect(entryProblems(entry('models/l', {type: 'symlink', linkpath: '../../etc/passwd'}))).to.deep.equal(['symlink "models/l" → "../../etc/passwd" points outside models/'])
+    expect(entryProblems(entry('models/l', {type: 'symlink', linkpath: '/etc/passwd'}))).to.deep.equal([
+      'symlink "models/l" → "/etc/passwd" points outside models/',
+    ])
+    expect(entryProblems(entry('models/l', {type: 'symlink', linkpath: '../../etc/passwd'}))).to.deep.equal([
+      'symlink "models/l" → "../../etc/passwd" points outside models/',
+    ])
     expect(entryProblems(entry('models/h', {type: 'hardlink', linkpath: 'models/a.bin'}))).to.deep.equal([])
-    expect(entryProblems(entry('models/h', {type: 'hardlink', linkpath: 'etc/shadow'}))).to.deep.equal(['hardlink "models/h" → "etc/shadow" points outside models/'])
+    expect(entryProblems(entry('models/h', {type: 'hardlink', linkpath: 'etc/shadow'}))).to.deep.equal([
+      'hardlink "models/h" → "etc/shadow" points outside models/',
+    ])
   })
 
   it('refuses devices, fifos, sparse files and unknown types', () => {

@@ -26,7 +26,9 @@ describe('verify/layer-scan', () => {
     const tar = layer('a/b.txt', data)
     const scan = await scanBlob(chunks(tar, 100), 'none')
     expect(scan).to.deep.include({digest: `sha256:${sha(tar)}`, diffId: `sha256:${sha(tar)}`, size: tar.length, hygiene: [], entries: 3})
-    expect(scan.files).to.deep.equal([{path: 'models/a/b.txt', size: 12, sha256: sha(data), gitOid: createHash('sha1').update('blob 12\0').update(data).digest('hex')}])
+    expect(scan.files).to.deep.equal([
+      {path: 'models/a/b.txt', size: 12, sha256: sha(data), gitOid: createHash('sha1').update('blob 12\0').update(data).digest('hex')},
+    ])
   })
 
   it('decompresses gzip layers: digest over the gzip bytes, diff_id over the tar', async () => {
@@ -56,7 +58,11 @@ describe('verify/layer-scan', () => {
 
   it('leaves zstd and non-tar blobs unread beyond their digest', async () => {
     const blob = Buffer.from('anything')
-    expect(await scanBlob(chunks(blob), 'zstd')).to.deep.include({digest: `sha256:${sha(blob)}`, notRead: 'zstd layers are not decompressed: digest and size checked only', files: []})
+    expect(await scanBlob(chunks(blob), 'zstd')).to.deep.include({
+      digest: `sha256:${sha(blob)}`,
+      notRead: 'zstd layers are not decompressed: digest and size checked only',
+      files: [],
+    })
     const other = await scanBlob(chunks(blob), undefined)
     expect(other).to.deep.include({digest: `sha256:${sha(blob)}`, files: []})
     expect(other).not.to.have.property('tarError')

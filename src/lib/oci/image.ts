@@ -1,0 +1,143 @@
+// Images on top of a base image, and the index over several of them. Same
+// rules as manifest.ts (canonical JSON, no timestamps): the same revision and
+// the same base digest always give the same digests. A push without a base
+// image never comes here, so its bytes stay those of manifest.ts.
+import {digestOf} from './digest.js'
+import {canonicalJson, sortLayers, type LayerRecord} from './manifest.js'
+import {ANNOTATION, MEDIA, type Descriptor} from './types.js'
+
+export interface Platform {
+  os: string
+  architecture: string
+  variant?: string
+}
+
+export interface HistoryEntry {
+  created?: string
+  created_by?: string
+  comment?: string
+  author?: string
+  empty_layer?: boolean
+}
+
+/** One platform of a base image, pinned by its manifest digest. */
+export interface BasePlatform {
+  platform: Platform
+  /** Digest of this platform's image manifest. */
+  manifestDigest: string
+  /** Layer descriptors in order, OCI media types, bytes as the base has them. */
+  layers: Descriptor[]
+  /** rootfs.diff_ids of the base config (a gzip layer's is its uncompressed digest). */
+  diffIds: string[]
+  /** The base config's `config` object (Env, Cmd, …). */
+  runtime: Record<string, unknown>
+  history: HistoryEntry[]
+}
+
+export interface BaseImage {
+  /** registry/repository:tag as the user named it (no digest). */
+  name: string
+  /** Digest of what the name resolved to: a manifest, or an index. */
+  digest: string
+  platforms: BasePlatform[]
+}
+
+export interface ImageSource {
+  hfRepo: string
+  repoUrl: string
+  sha: string
+}
+
+export interface BuiltImage {
+  config: Buffer
+  configDigest: string
+  manifest: Buffer
+  manifestDigest: string
+  platform?: Platform
+}
+
+/** What a container needs to start: kept from the base config, nothing else. */
+const RUNTIME_KEYS = ['Env', 'Entrypoint', 'Cmd', 'WorkingDir', 'User'] as const
+
+export function sourceAnnotations(source: ImageSource): Record<string, string> {
+  return {[ANNOTATION.source]: source.repoUrl, [ANNOTATION.revision]: source.sha, [ANNOTATION.hfRepo]: source.hfRepo}
+}
+
+export function modelLayerDescriptor(l: LayerRecord, mediaType: string = MEDIA.layerTar, extra: Record<string, string> = {}) {
+  const annotations = {[ANNOTATION.title]: l.path, [ANNOTATION.contentSha256]: l.contentSha256, ...extra}
+  return {mediaType, digest: l.digest, size: l.size, annotations}
+}
+
+/** The model layers over one platform of the base: base layers first, its runtime settings kept. */
+export function buildBasedImage(layers: LayerRecord[], source: ImageSource, base: BaseImage, platform: BasePlatform): BuiltImage {
+  const sorted = sortLayers(layers)
+  const runtime: Record<string, unknown> = {}
+  for (const key of RUNTIME_KEYS) if (platform.runtime[key] !== undefined) runtime[key] = platform.runtime[key]
+  const config = Buffer.from(
+    canonicalJson({
+      architecture: platform.platform.architecture,
+      config: runtime,
+      history: [
+        ...baseHistory(base, platform),
+        ...sorted.map((l) => ({created_by: `modelcar: models/${l.path}`, comment: `${source.hfRepo}@${source.sha}`})),
+      ],
+      os: platform.platform.os,
+      rootfs: {diff_ids: [...platform.diffIds, ...sorted.map((l) => l.digest)], type: 'layers'},
+      variant: platform.platform.variant,
+    }),
+  )
+  const configDigest = digestOf(config)
+  const manifest = Buffer.from(
+    canonicalJson({
+      schemaVersion: 2,
+      mediaType: MEDIA.manifest,
+      config: {mediaType: MEDIA.config, digest: configDigest, size: config.length},
+      layers: [
+        ...platform.layers.map((d) => ({mediaType: d.mediaType, digest: d.digest, size: d.size})),
+        ...sorted.map((l) => modelLayerDescriptor(l)),
+      ],
+      annotations: {...sourceAnnotations(source), [ANNOTATION.baseName]: base.name, [ANNOTATION.baseDigest]: platform.manifestDigest},
+    }),
+  )
+  return {config, configDigest, manifest, manifestDigest: digestOf(manifest), platform: platform.platform}
+}
+
+/**
+ * The base's own history when it accounts for every base layer; otherwise
+ * one entry per base layer, naming the base.
+ */
+function baseHistory(base: BaseImage, platform: BasePlatform): HistoryEntry[] {
+  const withLayers = platform.history.filter((h) => !h.empty_layer).length
+  if (withLayers === platform.layers.length) return platform.history
+  return platform.layers.map(() => ({created_by: `base image ${base.name}@${platform.manifestDigest}`}))
+}
+
+export interface IndexEntry {
+  manifest: Buffer
+  digest: string
+  platform?: Platform
+  artifactType?: string
+}
+
+/** An OCI image index over the given manifests, in the order given. */
+export function buildIndex(entries: IndexEntry[], annotations: Record<string, string>): {index: Buffer; digest: string} {
+  const index = Buffer.from(
+    canonicalJson({
+      schemaVersion: 2,
+      mediaType: MEDIA.index,
+      manifests: entries.map((e) => ({
+        mediaType: MEDIA.manifest,
+        digest: e.digest,
+        size: e.manifest.length,
+        ...(e.platform ? {platform: e.platform} : {}),
+        ...(e.artifactType ? {artifactType: e.artifactType} : {}),
+      })),
+      annotations,
+    }),
+  )
+  return {index, digest: digestOf(index)}
+}
+
+export function platformText(p: Platform): string {
+  return [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join('/')
+}

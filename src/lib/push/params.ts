@@ -1,0 +1,91 @@
+// Flag values → validated push parameters. Every check throws a UsageError
+// that names the flag and says what would be accepted.
+import {UsageError} from '../errors.js'
+import {validateHfRepo} from '../hf/repo.js'
+import {platformText} from '../oci/image.js'
+import {parseImageReference, parseRegistry, validateRepository, validateTag} from '../oci/reference.js'
+import type {UploadModeFlag} from '../oci/profiles.js'
+import {parsePlatform} from './base-image.js'
+import type {PushParams} from './plan.js'
+
+export const MAX_WORKERS = 8
+
+export interface PushFlags {
+  'hf-repo': string
+  'hf-revision': string
+  registry: string
+  'target-repo': string
+  'target-tag'?: string
+  'also-tag'?: string[]
+  workers: number
+  'chunk-mib'?: number
+  include?: string[]
+  exclude?: string[]
+  'continue-on-error'?: boolean
+  force?: boolean
+  'upload-mode'?: string
+  'base-image'?: string
+  platform?: string[]
+  modelpack?: boolean
+}
+
+/** --workers, shared by push and verify. */
+export function validateWorkers(workers: number): number {
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS} (got ${workers}).`)
+  }
+  return workers
+}
+
+export function pushParams(flags: PushFlags): PushParams {
+  validateWorkers(flags.workers)
+  const chunk = flags['chunk-mib']
+  if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1 || chunk > 1024)) {
+    throw new UsageError(`--chunk-mib must be a whole number of MiB from 1 to 1024 (got ${flags['chunk-mib']}).`)
+  }
+  const revision = flags['hf-revision'].trim()
+  if (revision === '' || /[\u0000-\u001f]/.test(revision))
+    throw new UsageError('--hf-revision must be a branch, tag, 40-hex commit sha or refs/pr/N.')
+  const alsoTags = (flags['also-tag'] ?? [])
+    .flatMap((v) => v.split(','))
+    .map((t) => t.trim())
+    .filter(Boolean)
+  const registry = parseRegistry(flags.registry)
+  return {
+    hfRepo: validateHfRepo(flags['hf-repo']),
+    revision,
+    registry,
+    targetRepo: validateRepository(flags['target-repo'], '--target-repo', registry.host),
+    targetTag: flags['target-tag'] === undefined ? undefined : validateTag(flags['target-tag'], '--target-tag'),
+    alsoTags: alsoTags.map((t) => validateTag(t, '--also-tag')),
+    include: flags.include ?? [],
+    exclude: flags.exclude ?? [],
+    workers: flags.workers,
+    chunkMiB: flags['chunk-mib'],
+    failFast: !flags['continue-on-error'],
+    force: flags.force ?? false,
+    uploadMode: (flags['upload-mode'] ?? 'auto') as UploadModeFlag,
+    ...imageParams(flags),
+  }
+}
+
+/** --base-image, --platform, --modelpack: what the image is built on and how it is listed. */
+function imageParams(flags: PushFlags): Pick<PushParams, 'baseImage' | 'platforms' | 'modelpack'> {
+  const platforms = (flags.platform ?? [])
+    .flatMap((v) => v.split(','))
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map(parsePlatform)
+  const baseImage = flags['base-image']?.trim()
+  if (platforms.length > 0 && !baseImage) {
+    throw new UsageError('--platform needs --base-image (a multi-platform base such as busybox): model layers alone suit any platform.')
+  }
+  if (baseImage) parseImageReference(baseImage)
+  const seen = new Set(platforms.map(platformText))
+  if (seen.size !== platforms.length) throw new UsageError('--platform lists the same platform twice.')
+  return {
+    ...(baseImage ? {baseImage} : {}),
+    ...(platforms.length > 0 ? {platforms} : {}),
+    ...(flags.modelpack ? {modelpack: true} : {}),
+  }
+}

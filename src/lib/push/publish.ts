@@ -1,0 +1,62 @@
+// The last step of a push: configs, manifests and tags. A plain push writes
+// one FROM-scratch manifest (oci/manifest.ts). With a base image each
+// platform gets its own manifest over the same model layers; with several
+// platforms or --modelpack they are listed in one index, which the tags name.
+import {ModelcarError} from '../errors.js'
+import type {RegistryClient} from '../oci/client.js'
+import {buildBasedImage, buildIndex, sourceAnnotations, type BuiltImage, type IndexEntry} from '../oci/image.js'
+import {buildImage, type LayerRecord} from '../oci/manifest.js'
+import {buildModelPack, MODELPACK} from '../oci/modelpack.js'
+import {ANNOTATION, MEDIA} from '../oci/types.js'
+import type {PushPlan} from './plan.js'
+
+/** Pushes every blob and manifest the image needs, then tags it; returns the digest the tags name. */
+export async function publishImage(layers: LayerRecord[], plan: PushPlan, registry: RegistryClient, tags: string[]): Promise<string> {
+  const params = plan.params
+  const source = {hfRepo: params.hfRepo, repoUrl: plan.repoUrl, sha: plan.sha}
+  const base = plan.base?.image
+  if (!base && !params.modelpack) {
+    const image = buildImage(layers, source)
+    await pushConfig(registry, image.config, image.configDigest)
+    await tagAll(registry, tags, image.manifest, MEDIA.manifest, image.manifestDigest)
+    return image.manifestDigest
+  }
+  const images: BuiltImage[] = base
+    ? base.platforms.map((p) => buildBasedImage(layers, source, base, p))
+    : [{...buildImage(layers, source), platform: {os: 'linux', architecture: 'amd64'}}]
+  const pack = params.modelpack ? buildModelPack(layers, source) : undefined
+  if (!pack && !params.platforms?.length && images.length === 1) {
+    await pushConfig(registry, images[0].config, images[0].configDigest)
+    await tagAll(registry, tags, images[0].manifest, MEDIA.manifest, images[0].manifestDigest)
+    return images[0].manifestDigest
+  }
+  const entries: IndexEntry[] = []
+  for (const image of images) {
+    await pushConfig(registry, image.config, image.configDigest)
+    await tagAll(registry, [image.manifestDigest], image.manifest, MEDIA.manifest, image.manifestDigest)
+    entries.push({manifest: image.manifest, digest: image.manifestDigest, platform: image.platform})
+  }
+  if (pack) {
+    await pushConfig(registry, pack.config, pack.configDigest)
+    await tagAll(registry, [pack.manifestDigest], pack.manifest, MEDIA.manifest, pack.manifestDigest)
+    entries.push({manifest: pack.manifest, digest: pack.manifestDigest, artifactType: MODELPACK.artifactType})
+  }
+  const baseAnnotations: Record<string, string> = base ? {[ANNOTATION.baseName]: base.name, [ANNOTATION.baseDigest]: base.digest} : {}
+  const annotations = {...sourceAnnotations(source), ...baseAnnotations}
+  const {index, digest} = buildIndex(entries, annotations)
+  await tagAll(registry, tags, index, MEDIA.index, digest)
+  return digest
+}
+
+async function pushConfig(registry: RegistryClient, config: Buffer, digest: string): Promise<void> {
+  if (!(await registry.headBlob(digest))) await registry.pushBlob(config, digest)
+}
+
+async function tagAll(registry: RegistryClient, references: string[], body: Buffer, mediaType: string, digest: string): Promise<void> {
+  for (const reference of references) {
+    const reported = await registry.putManifest(reference, body, mediaType)
+    if (reported && reported !== digest) {
+      throw new ModelcarError(`The registry stored the manifest under ${reported}, not ${digest}.`, {code: 'E_REGISTRY_MANIFEST'})
+    }
+  }
+}

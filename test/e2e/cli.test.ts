@@ -1,0 +1,102 @@
+// The CLI as people meet it before a byte moves: help, flag errors and shell
+// completion, from the built binary.
+import {execFile} from 'node:child_process'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {promisify} from 'node:util'
+import {expect} from 'chai'
+import {openStateDb} from '../../src/lib/state/db.js'
+import {RunStore} from '../../src/lib/state/runs.js'
+import {newRun} from '../lib/state/temp-db.js'
+import {ROOT, runCli} from './helpers.js'
+
+const execFileP = promisify(execFile)
+
+describe('e2e: help, flag errors and completion', function () {
+  this.timeout(60_000)
+
+  it('push --help: the required flags come first, then the rest by purpose (snapshot)', async () => {
+    const res = await runCli(['push', '--help'], {})
+    expect(res.code, res.stderr).to.equal(0)
+    const sections = res.stdout.split('\n').filter((l) => /^[A-Z ]+$/.test(l))
+    expect(sections.slice(0, 2)).to.deep.equal(['USAGE', 'FLAGS'])
+    const flags = res.stdout.split('\nFLAGS\n')[1].split('\n\n')[0]
+    expect(
+      flags
+        .split('\n')
+        .filter((l) => l.startsWith('  --'))
+        .map((l) => l.trim().split('=')[0]),
+    ).to.deep.equal(['--hf-repo', '--registry', '--target-repo'])
+    expect(res.stdout).to.equal(readFileSync(join(ROOT, 'test/e2e/snapshots/push-help.txt'), 'utf8'))
+  })
+
+  it('every command has an example', async () => {
+    for (const command of ['push', 'resume', 'status', 'list', 'verify', 'completion']) {
+      const res = await runCli([command, '--help'], {})
+      expect(res.stdout, command).to.match(/\nEXAMPLES\n {2}.*modelcar /)
+    }
+  })
+
+  it('a missing, unknown or wrong flag: one line of our own, exit 2', async () => {
+    const missing = await runCli(['push', '--registry', 'r.example'], {})
+    expect(missing.code).to.equal(2)
+    expect(missing.stderr).to.equal(
+      'Error: missing --hf-repo: the Hugging Face repo to push, e.g. --hf-repo org/name; ' +
+        'missing --target-repo: the repository in the registry, e.g. --target-repo path/name\n',
+    )
+    const unknown = await runCli(['push', '--hf-rpo', 'a/b'], {})
+    expect(unknown.code).to.equal(2)
+    expect(unknown.stderr).to.equal('Error: unknown flag --hf-rpo (did you mean --hf-repo?): see `modelcar push --help`\n')
+    const wrong = await runCli(['push', '--hf-repo', 'a/b', '--registry', 'r', '--target-repo', 't', '--log-style', 'fancy'], {})
+    expect(wrong.code).to.equal(2)
+    expect(wrong.stderr).to.equal('Error: --log-style must be one of auto, tty, text, azure, github (got "fancy")\n')
+    const json = await runCli(['list', '--status', 'nope', '--json'], {})
+    expect(json.code).to.equal(2)
+    expect(JSON.parse(json.stdout)).to.deep.equal({
+      error: {code: 'E_USAGE', message: '--status must be one of running, done, failed, interrupted (got "nope")', exitCode: 2},
+    })
+  })
+
+  it('completion: flag values (--upload-mode, --log-style, list --status) and run ids, in a real bash', async () => {
+    const stateDb = join(mkdtempSync(join(tmpdir(), 'mc-comp-')), 'state.db')
+    const db = openStateDb(stateDb)
+    const runs = new RunStore(db)
+    for (const repo of ['org/a', 'org/b', 'org/c']) runs.create(newRun({hfRepo: repo}))
+    db.close()
+    const script = (await runCli(['completion', 'bash'], {})).stdout
+    expect(script).to.include('auto chunked stream monolithic')
+    const file = join(mkdtempSync(join(tmpdir(), 'mc-comp-')), 'complete.bash')
+    // `modelcar` on PATH is the built CLI, as after npm link.
+    const bin = join(mkdtempSync(join(tmpdir(), 'mc-bin-')), 'modelcar')
+    const run = `${JSON.stringify(process.execPath)} ${JSON.stringify(join(ROOT, 'bin/run.js'))}`
+    writeFileSync(bin, `#!/bin/sh\nexec ${run} "$@"\n`, {mode: 0o755})
+    writeFileSync(
+      file,
+      `${script}
+try() { COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); COMPREPLY=(); _modelcar_complete; echo "\${COMPREPLY[*]}"; }
+try modelcar pu
+try modelcar push --upload-mode ''
+try modelcar push --upload-mode = st
+try modelcar resume --log-style ''
+try modelcar list --status i
+try modelcar push --log
+try modelcar resume ''
+try modelcar status ''
+`,
+    )
+    const env = {PATH: `${join(bin, '..')}:${process.env.PATH}`, MODELCAR_STATE_DB: stateDb, HOME: tmpdir()}
+    const {stdout} = await execFileP('bash', [file], {env})
+    expect(stdout.split('\n')).to.deep.equal([
+      'push',
+      'auto chunked stream monolithic',
+      'stream',
+      'auto tty text azure github',
+      'interrupted',
+      '--log-style',
+      '3 2 1',
+      '3 2 1',
+      '',
+    ])
+  })
+})

@@ -1,0 +1,32 @@
+import {expect} from 'chai'
+import {AUTO_CHUNK, fixedChunks, measuredChunks} from '../../../src/lib/push/chunk-size.js'
+
+const MiB = 1024 * 1024
+
+describe('push/chunk-size: PATCH sizes that fit the link', () => {
+  it('starts at 8 MiB and grows to about 2 s of data at the measured rate, within 8-64 MiB', () => {
+    const chunks = measuredChunks()
+    expect(chunks.size()).to.equal(8 * MiB)
+    // 8 MiB answered after 0.8 s (round trip included): ~10.5 MB/s, so ~20 MiB
+    chunks.measured(8 * MiB, 800)
+    expect(chunks.size()).to.equal(20 * MiB)
+    // a fast link: capped at 64 MiB, so a failure re-sends and a kill loses at most that
+    for (let i = 0; i < 4; i++) chunks.measured(20 * MiB, 100)
+    expect(chunks.size()).to.equal(AUTO_CHUNK.max)
+    // a slow one: never below 8 MiB
+    for (let i = 0; i < 8; i++) chunks.measured(8 * MiB, 60_000)
+    expect(chunks.size()).to.equal(AUTO_CHUNK.min)
+  })
+
+  it('ignores a short tail PATCH (it says little about the link)', () => {
+    const chunks = measuredChunks()
+    chunks.measured(1024, 1000)
+    expect(chunks.size()).to.equal(8 * MiB)
+  })
+
+  it('--chunk-mib fixes the size whatever was measured', () => {
+    const chunks = fixedChunks(3 * MiB)
+    chunks.measured(8 * MiB, 10)
+    expect(chunks.size()).to.equal(3 * MiB)
+  })
+})
