@@ -16,6 +16,7 @@ import {PushEvents, type FileOutcome} from './events.js'
 import type {PlannedFile, PushPlan} from './plan.js'
 import {runPool} from './pool.js'
 import {publishImage} from './publish.js'
+import {SegmentShares} from './segments.js'
 import {transferLayer, type LayerResult} from './transfer.js'
 
 export type {FileOutcome} from './events.js'
@@ -104,11 +105,14 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   // Biggest first, so the last worker is not left alone with the largest shard.
   const queue = [...plan.files].sort((a, b) => b.layerSize - a.layerSize || (a.path < b.path ? -1 : 1))
   for (const file of queue) events.emit('fileQueued', file)
+  const shares = new SegmentShares(params.workers)
   const failures = await runPool(
     queue,
     params.workers,
     async (file, signal) => {
       events.emit('fileStarted', file)
+      // A worker holds its share from the moment it takes a file: a share is lent only by a worker with nothing left to take.
+      const share = shares.join(file.path, file.size)
       try {
         const saved = params.force ? undefined : deps.runs?.file(runId!, file.path)
         const reused = params.force ? undefined : ((await alreadyPushed(file, saved, deps)) ?? (await reuseExisting(file, plan, deps)))
@@ -132,6 +136,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
           policy: deps.policy,
           signal,
           resume,
+          segmentsAhead: share.ahead,
           onProgress: (bytes) => events.emit('fileProgress', file, bytes),
           onCheckpoint: (cp) => deps.runs?.checkpoint(runId!, file.path, cp),
           onHashed: (hashed) => deps.runs?.fileHashed(runId!, file.path, hashed),
@@ -158,6 +163,8 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
         if (!deps.signal?.aborted) deps.runs?.fileFailed(runId!, file.path, errorText(shown))
         events.emit('fileFailed', file, shown)
         throw error
+      } finally {
+        share.leave()
       }
     },
     {failFast: params.failFast, signal: deps.signal},

@@ -32,6 +32,8 @@ export interface HubSource {
   policy: RetryPolicy
   signal?: AbortSignal
   onRetry?: (why: string) => void
+  /** Segments this file may read ahead now (the push's SegmentShares); SEGMENTS_AHEAD without. */
+  segmentsAhead?: () => number
 }
 
 export class LayerReader {
@@ -226,7 +228,7 @@ export class LayerReader {
     if (this.segmented) {
       const open = (start: number, end: number, segmentSignal: AbortSignal) =>
         hub.openFile(hfRepo, sha, this.file, start, segmentSignal, end)
-      const body = new SegmentedBody(open, offset, this.file.size, signal)
+      const body = new SegmentedBody(open, offset, this.file.size, signal, this.source.segmentsAhead)
       this.body = {pieces: body, destroy: () => body.destroy(), skip: 0}
       return
     }

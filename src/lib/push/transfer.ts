@@ -27,6 +27,8 @@ export interface TransferContext {
   chunkSize?: number
   policy?: RetryPolicy
   signal?: AbortSignal
+  /** Segments the file may read ahead from the Hub now (the push's SegmentShares). */
+  segmentsAhead?: () => number
   /** Layer bytes read so far (for progress). */
   onProgress?: (layerBytes: number) => void
   onCheckpoint?: (cp: LayerCheckpoint) => void
@@ -140,7 +142,7 @@ async function transferOnce(
   const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
   const reader = new LayerReader(
     file,
-    {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry},
+    {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry, segmentsAhead: ctx.segmentsAhead},
     usableState(resume, held),
   )
   // Bytes moved are reported with each checkpoint too, so a killed process's
@@ -253,7 +255,15 @@ async function commitLayer(file: PlannedFile, ctx: TransferContext, reader: Laye
 async function transferMonolithic(file: PlannedFile, ctx: TransferContext, attempt: Attempt): Promise<LayerResult> {
   const policy = ctx.policy ?? defaultRetryPolicy
   const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
-  const reader = new LayerReader(file, {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry})
+  const reader = new LayerReader(file, {
+    hub: ctx.hub,
+    hfRepo: ctx.hfRepo,
+    sha: ctx.sha,
+    policy,
+    signal: grace.signal,
+    onRetry: ctx.onRetry,
+    segmentsAhead: ctx.segmentsAhead,
+  })
   let sent = 0
   try {
     await reader.seek(file.layerSize)

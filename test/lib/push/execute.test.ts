@@ -69,7 +69,12 @@ describe('push/execute: the push schedules itself and reports events', function 
       if (process.env.CI) throw new Error('docker-registry is not installed')
       this.skip()
     }
-    hub = await startHubSim({repos: [{id: 'acme/exec', commits: [{sha: SHA, files: FILES}]}]})
+    hub = await startHubSim({
+      repos: [
+        {id: 'acme/exec', commits: [{sha: SHA, files: FILES}]},
+        {id: 'acme/exec-big', commits: [{sha: SHA, files: [{path: 'one.gguf', size: 70 * 1024 * 1024 + 3, lfs: true}]}]},
+      ],
+    })
     reg = await startRegistry()
     hubClient = new HubClient(new URL(hub.endpoint), undefined, {maxRetries: 1, idleTimeoutMs: 10_000})
     db = openStateDb(join(mkdtempSync(join(tmpdir(), 'mc-exec-')), 'state.db'))
@@ -81,10 +86,10 @@ describe('push/execute: the push schedules itself and reports events', function 
     await hub?.close()
   })
 
-  async function setup(targetRepo: string, opts: {workers?: number; failFast?: boolean; blobs?: boolean} = {}) {
+  async function setup(targetRepo: string, opts: {workers?: number; failFast?: boolean; blobs?: boolean; hfRepo?: string} = {}) {
     const registry = parseRegistry(reg.host)
     const params: PushParams = {
-      hfRepo: 'acme/exec',
+      hfRepo: opts.hfRepo ?? 'acme/exec',
       revision: 'main',
       registry,
       targetRepo,
@@ -136,6 +141,17 @@ describe('push/execute: the push schedules itself and reports events', function 
     ])
     expect(result.tags).to.deep.equal([plan.tag, 'latest'])
     expect(result.files.map((f) => f.outcome)).to.deep.equal(['uploaded', 'uploaded', 'uploaded', 'uploaded'])
+  })
+
+  it('a file running alone reads over the Hub connections of the idle workers too (12 at --workers 4)', async () => {
+    const {plan, deps} = await setup('exec/big', {workers: 4, hfRepo: 'acme/exec-big'})
+    // Slow first answers, so the reader's segments are all in flight at once.
+    hub.injectFault({kind: 'delay', ms: 400, origin: 'cdn', times: 16})
+    const from = hub.requests.length
+    const result = await executePush(plan, deps)
+    const cdn = hub.requests.slice(from).filter((r) => r.origin === 'cdn')
+    expect(Math.max(...cdn.map((r) => r.inFlight))).to.equal(12)
+    expect(result.files[0].contentSha256).to.equal(plan.files[0].lfsSha256)
   })
 
   it('layers the registry has are skipped: mounted from another repository, or already there', async () => {

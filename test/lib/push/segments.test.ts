@@ -7,7 +7,15 @@ import {defaultRetryPolicy} from '../../../src/lib/http/retry.js'
 import {layerSize} from '../../../src/lib/layer/tar.js'
 import {LayerReader} from '../../../src/lib/push/layer-reader.js'
 import type {PlannedFile} from '../../../src/lib/push/plan.js'
-import {SEGMENT_BYTES, SEGMENT_MEMORY, SegmentedBody, SEGMENTED_MIN_BYTES, SEGMENTS_AHEAD} from '../../../src/lib/push/segments.js'
+import {
+  MAX_SEGMENTS_AHEAD,
+  SEGMENT_BYTES,
+  SEGMENT_MEMORY,
+  SegmentedBody,
+  SEGMENTED_MIN_BYTES,
+  SegmentShares,
+  SEGMENTS_AHEAD,
+} from '../../../src/lib/push/segments.js'
 import {fileSha256, startHubSim, treeEntryOid, type HubSim, type SimFile} from '../../fixtures/hub/index.js'
 
 const MiB = 1024 * 1024
@@ -15,8 +23,14 @@ const SHA = '5e65e65e65e65e65e65e65e65e65e65e65e65e60'
 const BIG: SimFile = {path: 'model.safetensors', size: 100 * MiB + 12_345, lfs: true}
 
 describe('push/segments: one file over several Hub connections', () => {
-  it('states its bounds: 4 segments of 8 MiB (32 MiB per file), only for files over 64 MiB', () => {
-    expect([SEGMENT_BYTES, SEGMENTS_AHEAD, SEGMENT_MEMORY, SEGMENTED_MIN_BYTES]).to.deep.equal([4 * MiB, 3, 12 * MiB, 64 * MiB])
+  it('states its bounds: 3 segments of 4 MiB (12 MiB per file), only for files over 64 MiB; one file lent idle shares opens at most 12', () => {
+    expect([SEGMENT_BYTES, SEGMENTS_AHEAD, SEGMENT_MEMORY, SEGMENTED_MIN_BYTES, MAX_SEGMENTS_AHEAD]).to.deep.equal([
+      4 * MiB,
+      3,
+      12 * MiB,
+      64 * MiB,
+      12,
+    ])
   })
 
   it('hands bytes on in order while at most SEGMENTS_AHEAD segments are held or in flight', async () => {
@@ -57,6 +71,54 @@ describe('push/segments: one file over several Hub connections', () => {
     expect(ranges[0]).to.deep.equal([3 * MiB, 3 * MiB + SEGMENT_BYTES])
     expect(ranges.every(([s, e]) => e - s <= SEGMENT_BYTES)).to.equal(true)
     expect(ranges.at(-1)![1]).to.equal(data.length)
+  })
+
+  it('idle workers lend their segment share to the largest file still running, never past the push-wide bound', () => {
+    const shares = new SegmentShares(4)
+    const small = shares.join('a.bin', 100 * MiB)
+    const big = shares.join('b.bin', 900 * MiB)
+    // two workers idle: both shares go to the largest running file only
+    expect([small.ahead(), big.ahead()]).to.deep.equal([SEGMENTS_AHEAD, 3 * SEGMENTS_AHEAD])
+    const c = shares.join('c.bin', 50 * MiB)
+    const d = shares.join('d.bin', 50 * MiB)
+    expect([small, big, c, d].map((s) => s.ahead())).to.deep.equal([3, 3, 3, 3])
+    c.leave()
+    d.leave()
+    big.leave()
+    expect(small.ahead(), 'the last file running takes every share').to.equal(4 * SEGMENTS_AHEAD)
+    // never more than workers x SEGMENTS_AHEAD held across the push, and never past the per-file cap
+    const wide = new SegmentShares(8)
+    expect(wide.join('only.bin', 1).ahead()).to.equal(MAX_SEGMENTS_AHEAD)
+  })
+
+  it('a body whose allowance grows opens more segments at once, and still hands every byte on in order', async () => {
+    const data = Buffer.alloc(60 * MiB)
+    for (let i = 0; i + 4 <= data.length; i += 4096) data.writeUInt32BE(i >>> 0, i)
+    let open = 0
+    const mostAt: number[] = []
+    const source = async (start: number, end: number): Promise<RawResponse> => {
+      open++
+      await new Promise((r) => setTimeout(r, 15))
+      const body = Readable.from([data.subarray(start, end)])
+      body.on('end', () => open--)
+      return {status: 206, headers: {}, body, url: new URL('http://x/')} as unknown as RawResponse
+    }
+    let allowance = SEGMENTS_AHEAD
+    const body = new SegmentedBody(source, 0, data.length, undefined, () => allowance)
+    const hash = createHash('sha256')
+    let n = 0
+    for (let next = await body.next(); !next.done; next = await body.next()) {
+      hash.update(next.value)
+      n += next.value.length
+      mostAt.push(open)
+      if (n === 4 * SEGMENT_BYTES) allowance = 3 * SEGMENTS_AHEAD // the other workers ran out of files
+    }
+    expect(n).to.equal(data.length)
+    expect(hash.digest('hex')).to.equal(createHash('sha256').update(data).digest('hex'))
+    expect(Math.max(...mostAt.slice(0, 4)), 'before: its own share').to.be.at.most(SEGMENTS_AHEAD)
+    expect(Math.max(...mostAt.slice(4)), 'after: the lent shares')
+      .to.be.greaterThan(SEGMENTS_AHEAD)
+      .and.at.most(3 * SEGMENTS_AHEAD)
   })
 
   describe('through the Hub simulator', () => {
