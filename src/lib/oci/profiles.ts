@@ -116,7 +116,8 @@ export class UploadModes {
     readonly profile: RegistryProfile,
     /** Whether the registry's refusals may change the mode (--upload-mode auto). */
     private readonly adaptive: boolean,
-    private readonly onLearn?: (mode: UploadMode, why: string) => void,
+    /** `refused`: the registry refused the mode in force; otherwise it accepts it but `mode` suits it better. */
+    private readonly onLearn?: (mode: UploadMode, why: string, refused: boolean) => void,
   ) {}
 
   /** True when the layer should be tried again (in the mode now in force). `refusal`: a ModeRefusedError. */
@@ -124,7 +125,7 @@ export class UploadModes {
     if (rank(refusal.next) <= rank(this.mode)) return true // another worker stepped down already
     if (!this.adaptive) return false
     this.mode = refusal.next
-    this.onLearn?.(refusal.next, refusal.message)
+    this.onLearn?.(refusal.next, refusal.message, true)
     return true
   }
 
@@ -136,7 +137,7 @@ export class UploadModes {
   prefer(next: UploadMode, why: string): boolean {
     if (!this.adaptive || rank(next) <= rank(this.mode)) return false
     this.mode = next
-    this.onLearn?.(next, why)
+    this.onLearn?.(next, why, false)
     return true
   }
 }

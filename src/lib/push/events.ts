@@ -30,7 +30,8 @@ export interface PushEventMap {
   /** A request or a layer is tried again. */
   retry: [message: string]
   /** The registry refused the upload mode; the push continues in `mode` and remembers it. */
-  uploadModeLearnt: [change: {registry: string; mode: UploadMode; why: string}]
+  /** `refused`: the registry refused the previous mode; otherwise `mode` merely suits it better (a cut PATCH cancels its sessions). */
+  uploadModeLearnt: [change: {registry: string; mode: UploadMode; why: string; refused: boolean}]
   phase: [message: string]
   /** Worth saying although the push goes on (a tag another push moved). */
   warning: [message: string]

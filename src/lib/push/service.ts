@@ -173,9 +173,9 @@ function uploadModes(req: PushParams, store: ModeStore, events: PushEvents): Upl
   const profile = profileFor(req.registry.host)
   if (req.uploadMode !== 'auto') return new UploadModes(req.uploadMode, profile, false)
   const learnt = store.get(req.registry.baseUrl)
-  return new UploadModes(learnt?.mode ?? profile.mode, profile, true, (mode, why) => {
+  return new UploadModes(learnt?.mode ?? profile.mode, profile, true, (mode, why, refused) => {
     store.set(req.registry.baseUrl, mode, why)
-    events.emit('uploadModeLearnt', {registry: req.registry.display, mode, why})
+    events.emit('uploadModeLearnt', {registry: req.registry.display, mode, why, refused})
   })
 }
 

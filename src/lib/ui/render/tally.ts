@@ -180,8 +180,9 @@ export function logPushLines(
     for (const warning of plan.warnings) warn(warning)
   })
   events.on('runResumed', (runId) => log(`Resuming run ${runId}`))
-  events.on('uploadModeLearnt', ({registry, mode, why}) => {
-    log(`${registry} refused the previous upload mode (${why}): using ${mode} uploads from now on`)
+  events.on('uploadModeLearnt', ({registry, mode, why, refused}) => {
+    if (refused) log(`${registry} refused the previous upload mode (${why}): using ${mode} uploads from now on`)
+    else log(`${registry}: ${why}; using ${mode} uploads from now on (fewer requests to lose)`)
   })
   events.on('phase', (message) => log(message))
   events.on('warning', warn)

@@ -76,14 +76,19 @@ describe('ui/render/lines', () => {
       events.emit('retry', 'PATCH /v2/m/blobs/uploads/x (attempt 2): 503')
       events.emit('fileResumed', BIG, 8 * 1024 * 1024)
       const why = 'the registry refused a 8388608-byte chunk as too large (413)'
-      events.emit('uploadModeLearnt', {registry: 'registry.example', mode: 'stream', why})
+      events.emit('uploadModeLearnt', {registry: 'registry.example', mode: 'stream', why, refused: true})
+      const cut = 'the registry cancelled the upload session after a PATCH was cut (404)'
+      events.emit('uploadModeLearnt', {registry: 'registry.example', mode: 'stream', why: cut, refused: false})
       await view.close()
-      const learnt = `registry.example refused the previous upload mode (${why}): using stream uploads from now on`
+      const learnt = [
+        `registry.example refused the previous upload mode (${why}): using stream uploads from now on`,
+        `registry.example: ${cut}; using stream uploads from now on (fewer requests to lose)`,
+      ]
       const retries = [
         'retry: PATCH /v2/m/blobs/uploads/x (attempt 2): 503',
         `retry: resuming model.safetensors at byte 8388608 of ${BIG.layerSize}`,
       ]
-      expect(lines(), `verbose ${verbose}`).to.deep.equal(verbose ? [...retries, learnt] : [learnt])
+      expect(lines(), `verbose ${verbose}`).to.deep.equal(verbose ? [...retries, ...learnt] : learnt)
     }
   })
 
