@@ -69,6 +69,7 @@ export function connectionError(error: unknown, url: URL, peer: Peer, ctx: Failu
     if (ctx.firstContact) return fail(`nothing listens on ${host}; ${peer.refusedFix ?? peer.hint ?? 'check the address'}`, true)
     return fail(`cannot reach ${peer.name} at ${host} (connection refused)`, false)
   }
+  if (code === 'E_FORBIDDEN_ADDRESS') return fail(`refusing to connect to ${peer.name}: ${message}.`, true)
   if (code === 'ENOTFOUND') return fail(`cannot resolve the host name ${url.hostname}${peer.hint ? `: ${peer.hint}` : ''}`, true)
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(message)) {
     const fix = peer.plainHttpFix?.(host) ?? `use http://${host}`

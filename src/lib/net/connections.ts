@@ -9,6 +9,7 @@ import https from 'node:https'
 import {HttpProxyAgent} from 'http-proxy-agent'
 import {HttpsProxyAgent} from 'https-proxy-agent'
 import {Agent as UndiciAgent, ProxyAgent, type Dispatcher} from 'undici'
+import {guardedLookup} from './forbidden-addresses.js'
 import {proxyFor, proxySettings, redactUserinfo, type ProxySettings} from './proxy.js'
 import {registryTrust, type TlsTrust} from './trust.js'
 
@@ -41,6 +42,8 @@ export interface ConnectionOptions {
   registryOrigin?: string
   /** false: accept any certificate from the registry (a self-signed one). */
   tlsVerify?: boolean
+  /** How direct connections resolve host names (node:dns by default; a test names its own). */
+  resolve?: Parameters<typeof guardedLookup>[0]
 }
 
 export class Connections {
@@ -80,8 +83,13 @@ export class Connections {
     }
     const proxy = proxyFor(url, this.proxies)
     if (!proxy) {
-      const agent = secure ? new https.Agent({...POOL, ...SOCKET_BUFFERS, ...tls}) : new http.Agent({...POOL, ...SOCKET_BUFFERS})
-      return {agent, dispatcher: new UndiciAgent({connect: tls}), tls}
+      // Hosts other than the registry the user named (the Hub, its CDN, token
+      // realms, storage hosts) never connect to a link-local or metadata address.
+      const lookup = isRegistry ? undefined : guardedLookup(this.opts.resolve)
+      const agent = secure
+        ? new https.Agent({...POOL, ...SOCKET_BUFFERS, ...tls, lookup})
+        : new http.Agent({...POOL, ...SOCKET_BUFFERS, lookup})
+      return {agent, dispatcher: new UndiciAgent({connect: {...tls, lookup}}), tls}
     }
     const agent = secure
       ? new HttpsProxyAgent(proxy, {...POOL, ...SOCKET_BUFFERS, ...tls})

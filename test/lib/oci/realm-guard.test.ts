@@ -1,5 +1,6 @@
 import {expect} from 'chai'
-import {checkRealmAddress, isForbiddenAddress} from '../../../src/lib/oci/realm-guard.js'
+import {isForbiddenAddress} from '../../../src/lib/net/forbidden-addresses.js'
+import {checkRealmAddress} from '../../../src/lib/oci/realm-guard.js'
 
 describe('oci/realm-guard', () => {
   it('refuses link-local and metadata addresses in every spelling, and only those', () => {
