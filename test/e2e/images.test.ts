@@ -37,6 +37,12 @@ const FILES: SimFile[] = [
   {path: 'model.safetensors', size: 300_000, lfs: true},
 ]
 const INDEX = 'application/vnd.oci.image.index.v1+json'
+// What the Hub's model info adds for the ModelPack config (shaped as huggingface_hub's ModelInfo).
+const HUB_INFO = {
+  cardData: {license: 'apache-2.0'},
+  config: {model_type: 'tiny'},
+  safetensors: {parameters: {BF16: 150_000}, total: 150_000},
+}
 
 interface Manifest {
   mediaType: string
@@ -59,7 +65,7 @@ describe('e2e: images every consumer can run', function () {
   before(async function () {
     await requireRealTools(this)
     await requirePodman(this)
-    hub = await startHubSim({repos: [{id: 'acme/tiny', commits: [{sha: SHA, files: FILES}]}]})
+    hub = await startHubSim({repos: [{id: 'acme/tiny', commits: [{sha: SHA, files: FILES}], info: HUB_INFO}]})
     ;[target, other] = await Promise.all([startRegistry(), startRegistry()])
     env = {HF_ENDPOINT: hub.endpoint}
     single = await pushBusybox(target.url, 'base/busybox', '1')
@@ -195,12 +201,21 @@ describe('e2e: images every consumer can run', function () {
       ['models/tokenizer/tokenizer.json', 'application/vnd.cncf.model.weight.config.v1.tar'],
     ])
     const packConfig = (await getJson('models/multi', pack.config.digest, 'blob')) as {
-      descriptor: Record<string, string>
-      config: Record<string, string>
+      descriptor: Record<string, unknown>
+      config: Record<string, unknown>
       modelfs: {diffIds: string[]}
     }
-    expect(packConfig.descriptor).to.deep.include({name: 'tiny', vendor: 'acme', revision: SHA})
-    expect(packConfig.config.format).to.equal('safetensors')
+    const hubInfo = (await (await fetch(`${hub.endpoint}/api/models/acme/tiny/revision/${SHA}`)).json()) as {lastModified: string}
+    expect(packConfig.descriptor).to.deep.equal({
+      name: 'tiny',
+      vendor: 'acme',
+      revision: SHA,
+      sourceURL: `${hub.endpoint}/acme/tiny`,
+      createdAt: hubInfo.lastModified,
+      licenses: ['apache-2.0'],
+      family: 'tiny',
+    })
+    expect(packConfig.config).to.deep.equal({format: 'safetensors', paramSize: '150K', precision: 'bf16'})
     expect(packConfig.modelfs.diffIds).to.deep.equal(modelLayers)
     // Everything the model-spec asks of the manifest and the config (test/fixtures/modelpack-spec.ts).
     expect(modelPackManifestProblems(pack)).to.deep.equal([])

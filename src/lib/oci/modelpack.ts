@@ -1,6 +1,8 @@
 // A CNCF ModelPack manifest over the very layer blobs of the image: the same
 // digests under the model-spec media types, so it costs one small config blob
-// and no layer bytes. Its config says what the Hub says about the revision.
+// and no layer bytes. Its config says what the Hub says about the revision
+// (name, vendor, revision, source; and from the commit's model info its date,
+// licence, model_type as family, safetensors parameter count and dtype).
 //
 // What the model-spec (github.com/modelpack/model-spec) asks for, field by field:
 // - docs/spec.md: the manifest is an OCI image manifest (`mediaType`
@@ -26,6 +28,7 @@
 //   (JSON {name, mode, uid, gid, size, mtime, typeflag}) and
 //   org.cncf.model.file.mediatype.untested ("true" when the kind was guessed).
 import {posix} from 'node:path'
+import type {HubModelFacts} from '../hf/facts.js'
 import {digestOf} from './digest.js'
 import {modelLayerDescriptor, sourceAnnotations, type ImageSource} from './image.js'
 import {canonicalJson, sortLayers, type LayerRecord} from './manifest.js'
@@ -101,11 +104,48 @@ function fileMetadata(path: string, size: number): string {
   return JSON.stringify(meta)
 }
 
+/** config.md's paramSize, `<count><scale-prefix>` with at most one decimal: 596049920 -> "596M", 7615616512 -> "7.6B". */
+export function paramSize(count: number): string {
+  const scales: Array<[number, string]> = [
+    [1e15, 'Q'],
+    [1e12, 'T'],
+    [1e9, 'B'],
+    [1e6, 'M'],
+    [1e3, 'K'],
+  ]
+  const [scale, prefix] = scales.find(([s]) => count >= s) ?? [1e3, 'K']
+  return `${Number((count / scale).toFixed(1))}${prefix}`
+}
+
+/** config.md's precision from the safetensors dtypes: one dtype by its usual name, several "mixed". */
+function precision(dtypes: string[] | undefined): string | undefined {
+  if (!dtypes?.length) return undefined
+  if (dtypes.length > 1) return 'mixed'
+  const names: Record<string, string> = {BF16: 'bf16', F16: 'fp16', F32: 'fp32', F64: 'fp64', I8: 'int8', U8: 'uint8'}
+  return names[dtypes[0]] ?? dtypes[0].toLowerCase()
+}
+
+const nonEmpty = <T>(list: T[] | undefined) => (list?.length ? list : undefined)
+
+/** descriptor and config fields from what the Hub states about the commit; none is invented. */
+function hubFields(facts: HubModelFacts): {descriptor: Record<string, unknown>; config: Record<string, unknown>} {
+  return {
+    // "other" and "unknown" are Hub placeholders, not licences.
+    descriptor: {
+      createdAt: facts.lastModified,
+      licenses: nonEmpty(facts.licenses?.filter((l) => !['other', 'unknown'].includes(l))),
+      family: facts.modelType,
+    },
+    config: {paramSize: facts.paramCount ? paramSize(facts.paramCount) : undefined, precision: precision(facts.dtypes)},
+  }
+}
+
 /** `fileSizes`: each file's own size by repo path (a layer's size counts the tar framing too). */
 export function buildModelPack(
   layers: LayerRecord[],
   source: ImageSource,
   fileSizes: ReadonlyMap<string, number>,
+  facts: HubModelFacts = {},
 ): {
   config: Buffer
   configDigest: string
@@ -115,15 +155,18 @@ export function buildModelPack(
   const sorted = sortLayers(layers)
   const [vendor, ...rest] = source.hfRepo.includes('/') ? source.hfRepo.split('/') : [undefined, source.hfRepo]
   const format = weightFormat(sorted)
+  const hub = hubFields(facts)
+  // canonicalJson leaves out undefined values: a fact the Hub did not state is simply absent.
   const config = Buffer.from(
     canonicalJson({
       descriptor: {
+        ...hub.descriptor,
         name: rest.join('/'),
-        ...(vendor ? {vendor} : {}),
+        vendor,
         revision: source.sha,
         sourceURL: source.repoUrl,
       },
-      config: format ? {format} : {},
+      config: {...hub.config, format},
       modelfs: {type: 'layers', diffIds: sorted.map((l) => l.digest)},
     }),
   )

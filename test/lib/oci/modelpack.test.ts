@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {digestOf} from '../../../src/lib/oci/digest.js'
-import {buildModelPack, modelPackKind} from '../../../src/lib/oci/modelpack.js'
+import {buildModelPack, modelPackKind, paramSize} from '../../../src/lib/oci/modelpack.js'
 import {modelPackConfigProblems, modelPackManifestProblems, SPEC} from '../../fixtures/modelpack-spec.js'
 
 const d = (c: string) => `sha256:${c.repeat(64)}`
@@ -146,6 +146,40 @@ describe('oci/modelpack: the ModelPack manifest and config, checked against the 
       modelfs: {type: 'layers', diffIds: manifest.layers.map((l: {digest: string}) => l.digest)},
     })
     expect(buildModelPack(LAYERS, SOURCE, SIZES).manifestDigest, 'the order of the input does not matter').to.equal(pack.manifestDigest)
+  })
+
+  it('fills descriptor and config fields from what the Hub states of the commit, and only those', () => {
+    const facts = {
+      lastModified: '2025-04-28T12:30:00.000Z',
+      licenses: ['apache-2.0', 'other'],
+      modelType: 'qwen3',
+      paramCount: 596049920,
+      dtypes: ['BF16'],
+    }
+    const config = JSON.parse(buildModelPack(LAYERS, SOURCE, SIZES, facts).config.toString())
+    expect(modelPackConfigProblems(config)).to.deep.equal([])
+    expect(config.descriptor).to.deep.equal({
+      createdAt: '2025-04-28T12:30:00.000Z',
+      licenses: ['apache-2.0'],
+      family: 'qwen3',
+      name: 'tiny',
+      vendor: 'acme',
+      revision: SOURCE.sha,
+      sourceURL: SOURCE.repoUrl,
+    })
+    expect(config.config).to.deep.equal({format: 'safetensors', paramSize: '596M', precision: 'bf16'})
+    const mixed = JSON.parse(buildModelPack(LAYERS, SOURCE, SIZES, {dtypes: ['F32', 'I8'], licenses: ['other']}).config.toString())
+    expect(mixed.config.precision).to.equal('mixed')
+    expect(mixed.descriptor).to.not.have.property('licenses')
+  })
+
+  it('writes paramSize as config.md asks: a count with at most one decimal and one scale letter', () => {
+    const sizes = [596049920, 7615616512, 1_500_000_000_000, 124_439_808, 999_950_000, 22_000, 2e15].map(paramSize)
+    expect(sizes).to.deep.equal(['596M', '7.6B', '1.5T', '124.4M', '1000M', '22K', '2Q'])
+    for (const s of sizes)
+      expect(modelPackConfigProblems({descriptor: {}, config: {paramSize: s}, modelfs: {type: 'layers', diffIds: [d('1')]}})).to.deep.equal(
+        [],
+      )
   })
 
   it('names the weights format as the spec examples do, and none when the weights mix formats', () => {
