@@ -27,6 +27,9 @@
 //   org.cncf.model.filepath (the file's path), org.cncf.model.file.metadata+json
 //   (JSON {name, mode, uid, gid, size, mtime, typeflag}) and
 //   org.cncf.model.file.mediatype.untested ("true" when the kind was guessed).
+// Not written, because the Hub states none of them as a fact: authors, version,
+// title, description, docURL, architecture (transformer/cnn/...), quantization
+// and capabilities.
 import {posix} from 'node:path'
 import type {HubModelFacts} from '../hf/facts.js'
 import {digestOf} from './digest.js'
