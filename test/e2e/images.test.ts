@@ -23,7 +23,9 @@ import {
 } from '../fixtures/images/busybox.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {killStrayClis, outputValue, requireRealTools, runCli, sha256Hex, tempStateDb} from './helpers.js'
-import {chrootSh, Podman, requirePodman} from './podman.js'
+import {runKServeInit, runKServeSidecar} from './kserve.js'
+import {Podman, requirePodman} from './podman.js'
+import {modelPackConfigProblems, modelPackManifestProblems} from '../fixtures/modelpack-spec.js'
 
 const execFileP = promisify(execFile)
 const SHA = 'd1b2c3d4e5f60718293a4b5c6d7e8f9012345678'
@@ -35,8 +37,12 @@ const FILES: SimFile[] = [
   {path: 'model.safetensors', size: 300_000, lfs: true},
 ]
 const INDEX = 'application/vnd.oci.image.index.v1+json'
-const KSERVE_INIT = '[ -d /models ] && [ "$(ls -A /models)" ]'
-const KSERVE_SIDECAR = 'ln -sf /proc/$$/root/models /tmp/models-link && ls /tmp/models-link/ && sleep 0'
+// What the Hub's model info adds for the ModelPack config (shaped as huggingface_hub's ModelInfo).
+const HUB_INFO = {
+  cardData: {license: 'apache-2.0'},
+  config: {model_type: 'tiny'},
+  safetensors: {parameters: {BF16: 150_000}, total: 150_000},
+}
 
 interface Manifest {
   mediaType: string
@@ -59,7 +65,7 @@ describe('e2e: images every consumer can run', function () {
   before(async function () {
     await requireRealTools(this)
     await requirePodman(this)
-    hub = await startHubSim({repos: [{id: 'acme/tiny', commits: [{sha: SHA, files: FILES}]}]})
+    hub = await startHubSim({repos: [{id: 'acme/tiny', commits: [{sha: SHA, files: FILES}], info: HUB_INFO}]})
     ;[target, other] = await Promise.all([startRegistry(), startRegistry()])
     env = {HF_ENDPOINT: hub.endpoint}
     single = await pushBusybox(target.url, 'base/busybox', '1')
@@ -103,11 +109,14 @@ describe('e2e: images every consumer can run', function () {
     expect(readdirSync(join(rootfs, 'bin')).sort()).to.deep.equal(['busybox', 'ln', 'ls', 'sh', 'sleep'])
     expect(readFileSync(join(rootfs, 'bin/busybox')).equals(readFileSync(BUSYBOX))).to.equal(true)
     for (const applet of APPLETS) expect(readlinkSync(join(rootfs, 'bin', applet))).to.equal('busybox')
-    const init = await chrootSh(rootfs, KSERVE_INIT)
+    const init = await runKServeInit(rootfs, 'registry.example/models/x:v1')
     expect(init.code, init.stderr).to.equal(0)
-    const sidecar = await chrootSh(rootfs, KSERVE_SIDECAR)
-    expect(sidecar.code, sidecar.stderr).to.equal(0)
-    expect(sidecar.stdout.split('\n').filter(Boolean).sort()).to.deep.equal(['README.md', 'config.json', 'model.safetensors', 'tokenizer'])
+    expect(init.stdout).to.include('OK ... Prefetched and valid (/models exists)')
+    // The sidecar links its /models where the server container looks (/mnt/models), then sleeps for good.
+    const sidecar = await runKServeSidecar(rootfs)
+    expect(sidecar.link).to.equal(`/proc/${sidecar.pid}/root/models`)
+    expect(sidecar.entries).to.deep.equal(['README.md', 'config.json', 'model.safetensors', 'tokenizer'])
+    expect(sidecar.stillRunning, 'sleep infinity keeps the sidecar up').to.equal(true)
   }
 
   it('puts the model on a base image of the same registry (mounted) that podman pulls and KServe can start', async () => {
@@ -137,6 +146,10 @@ describe('e2e: images every consumer can run', function () {
     // Mounted from the base's repository, not uploaded again.
     expect(target.logs()).to.include(`/v2/models/based/blobs/uploads/?mount=${encodeURIComponent(single.layer.digest)}&from=base%2Fbusybox`)
     await expectRunnable(await podman.pullAndMount(`${target.host}/models/based:v1`))
+    // KServe's init container refuses the base alone: no /models.
+    const bare = await runKServeInit(await podman.pullAndMount(`${target.host}/base/busybox:1`), 'registry.example/base/busybox:1')
+    expect(bare.code).to.equal(1)
+    expect(bare.stdout).to.include('NOK ... Prefetched but modelcar is invalid (/models does not exist or is empty)')
   })
 
   it('streams the base layers from another registry, and verify --deep --for every consumer passes', async () => {
@@ -188,13 +201,46 @@ describe('e2e: images every consumer can run', function () {
       ['models/tokenizer/tokenizer.json', 'application/vnd.cncf.model.weight.config.v1.tar'],
     ])
     const packConfig = (await getJson('models/multi', pack.config.digest, 'blob')) as {
-      descriptor: Record<string, string>
-      config: Record<string, string>
+      descriptor: Record<string, unknown>
+      config: Record<string, unknown>
       modelfs: {diffIds: string[]}
     }
-    expect(packConfig.descriptor).to.deep.include({name: 'tiny', vendor: 'acme', revision: SHA})
-    expect(packConfig.config.format).to.equal('safetensors')
+    const hubInfo = (await (await fetch(`${hub.endpoint}/api/models/acme/tiny/revision/${SHA}`)).json()) as {lastModified: string}
+    expect(packConfig.descriptor).to.deep.equal({
+      name: 'tiny',
+      vendor: 'acme',
+      revision: SHA,
+      sourceURL: `${hub.endpoint}/acme/tiny`,
+      createdAt: hubInfo.lastModified,
+      licenses: ['apache-2.0'],
+      family: 'tiny',
+    })
+    expect(packConfig.config).to.deep.equal({format: 'safetensors', paramSize: '150K', precision: 'bf16'})
     expect(packConfig.modelfs.diffIds).to.deep.equal(modelLayers)
+    // Everything the model-spec asks of the manifest and the config (test/fixtures/modelpack-spec.ts).
+    expect(modelPackManifestProblems(pack)).to.deep.equal([])
+    expect(modelPackConfigProblems(packConfig)).to.deep.equal([])
+    // The filepath and file metadata annotations say what a tar reader finds in each layer blob.
+    const layerDir = mkdtempSync(join(tmpdir(), 'mc-pack-layers-'))
+    for (const [i, layer] of pack.layers.entries()) {
+      const blobFile = join(layerDir, `layer-${i}.tar`)
+      writeFileSync(blobFile, Buffer.from(await (await fetch(`${target.url}/v2/models/multi/blobs/${layer.digest}`)).arrayBuffer()))
+      const {stdout} = await execFileP('tar', ['--numeric-owner', '--full-time', '-tvf', blobFile], {env: {...process.env, TZ: 'UTC'}})
+      const [mode, owner, size, day, time, name] = stdout.trim().split('\n').pop()!.trim().split(/\s+/)
+      const meta = JSON.parse(layer.annotations!['org.cncf.model.file.metadata+json']) as Record<string, unknown>
+      expect(name).to.equal(layer.annotations!['org.cncf.model.filepath'])
+      expect(meta).to.deep.equal({
+        name: name.split('/').pop(),
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: Number(size),
+        mtime: `${day}T${time}Z`,
+        typeflag: '0'.charCodeAt(0),
+      })
+      expect([mode, owner]).to.deep.equal(['-rw-r--r--', '0/0'])
+      expect(Number(size)).to.equal(FILES.find((f) => `models/${f.path}` === name)!.size)
+    }
 
     // skopeo copies the whole index, every platform and the ModelPack artifact, each manifest byte for byte
     // (skopeo 1.9 rewrites the index itself: it does not know artifactType on index entries).

@@ -1,5 +1,6 @@
-// The three Hub calls modelcar needs: resolve a revision to a commit, list the
-// commit's files, and stream one file from a byte offset. All go through the
+// The Hub calls modelcar needs: resolve a revision to a commit, list the
+// commit's files, stream one file from a byte offset, and (for --modelpack)
+// read what the commit's model info says of the model. All go through the
 // Hub's transport (http/transport.ts): the token only ever goes to the Hub's
 // own origin, never to its CDN, and every redirect obeys the same rules.
 import {ModelcarError, UsageError} from '../errors.js'
@@ -8,6 +9,7 @@ import {header, type RawResponse} from '../http/raw.js'
 import {isTransientStatus, parseRetryAfter, RetryableError, defaultRetryPolicy} from '../http/retry.js'
 import {Transport, type FailedAnswer, type TransportSettings} from '../http/transport.js'
 import type {Peer} from '../http/connect-errors.js'
+import {parseModelFacts, type HubModelFacts} from './facts.js'
 import type {HubToken} from './token.js'
 
 export interface HubFile {
@@ -90,6 +92,14 @@ export class HubClient {
       )
     }
     return body.sha
+  }
+
+  /** The model info of a commit, for what it says beyond the files (see facts.ts). */
+  async modelFacts(repo: string, sha: string): Promise<HubModelFacts> {
+    const path = `api/models/${encodeRepo(repo)}/revision/${sha}`
+    return parseModelFacts(
+      await this.getJson(new URL(this.apiUrl(path)), `model info of ${repo}@${sha}`, {repo, revision: sha}, LIMITS.json),
+    )
   }
 
   /**

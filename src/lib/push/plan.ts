@@ -2,6 +2,7 @@
 // paths, and size every layer before a byte moves. --dry-run prints this.
 import {ModelcarError, UsageError} from '../errors.js'
 import type {HubClient, HubFile} from '../hf/client.js'
+import type {HubModelFacts} from '../hf/facts.js'
 import {checkRepoPaths, confusableNames} from '../hf/paths.js'
 import {layerSize} from '../layer/tar.js'
 import {planWarnings, profileFor, type RegistryProfile, type UploadModeFlag} from '../oci/profiles.js'
@@ -54,6 +55,8 @@ export interface PushPlan {
   profile: RegistryProfile
   /** The base image, resolved to a digest (not on --dry-run, which touches no registry). */
   base?: ResolvedBase
+  /** --modelpack: what the Hub says of the commit, for the ModelPack config. */
+  facts?: HubModelFacts
 }
 
 export async function planPush(params: PushParams, hub: HubClient): Promise<PushPlan> {
@@ -76,6 +79,7 @@ export async function planPush(params: PushParams, hub: HubClient): Promise<Push
     )
   await hub.checkAccess(params.hfRepo, sha, files[0])
   const tag = params.targetTag ?? sha.slice(0, 12)
+  const facts = params.modelpack ? await hub.modelFacts(params.hfRepo, sha) : undefined
   return {
     params,
     sha,
@@ -87,5 +91,6 @@ export async function planPush(params: PushParams, hub: HubClient): Promise<Push
     imageRef: `${params.registry.display}/${params.targetRepo}:${tag}`,
     warnings: [...planWarnings(profileFor(params.registry.host), files), ...confusableNames(files.map((f) => f.path))],
     profile: profileFor(params.registry.host),
+    ...(facts ? {facts} : {}),
   }
 }

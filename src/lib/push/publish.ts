@@ -24,7 +24,7 @@ export async function publishImage(layers: LayerRecord[], plan: PushPlan, regist
   const images: BuiltImage[] = base
     ? base.platforms.map((p) => buildBasedImage(layers, source, base, p))
     : [{...buildImage(layers, source), platform: {os: 'linux', architecture: 'amd64'}}]
-  const pack = params.modelpack ? buildModelPack(layers, source) : undefined
+  const pack = params.modelpack ? buildModelPack(layers, source, new Map(plan.files.map((f) => [f.path, f.size])), plan.facts) : undefined
   if (!pack && !params.platforms?.length && images.length === 1) {
     await pushConfig(registry, images[0].config, images[0].configDigest)
     await tagAll(registry, tags, images[0].manifest, MEDIA.manifest, images[0].manifestDigest)

@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {digestOf} from '../../../src/lib/oci/digest.js'
 import {buildBasedImage, buildIndex, type BaseImage} from '../../../src/lib/oci/image.js'
 import {buildImage} from '../../../src/lib/oci/manifest.js'
-import {buildModelPack, modelPackKind, MODELPACK} from '../../../src/lib/oci/modelpack.js'
+import {MODELPACK} from '../../../src/lib/oci/modelpack.js'
 
 const d = (c: string) => `sha256:${c.repeat(64)}`
 const SOURCE = {hfRepo: 'acme/tiny', repoUrl: 'https://hf.example/acme/tiny', sha: 'a'.repeat(40)}
@@ -82,27 +82,5 @@ describe('oci/image: images on a base, indexes, ModelPack', () => {
       annotations: {k: 'v'},
     })
     expect(digest).to.equal(digestOf(index))
-  })
-
-  it('ModelPack: the same layer digests, a media type by file kind, the file path, the Hub facts in the config', () => {
-    const weights = ['model-00001-of-00002.safetensors', 'x.gguf', 'pytorch_model.bin']
-    expect(weights.map(modelPackKind)).to.deep.equal(Array(3).fill(MODELPACK.weight))
-    expect(['README.md', 'LICENSE', 'docs/usage.md'].map(modelPackKind)).to.deep.equal(Array(3).fill(MODELPACK.doc))
-    expect(['config.json', 'tokenizer.model', 'merges.txt'].map(modelPackKind)).to.deep.equal(Array(3).fill(MODELPACK.weightConfig))
-    const pack = buildModelPack(LAYERS, SOURCE)
-    const manifest = JSON.parse(pack.manifest.toString())
-    expect(manifest.artifactType).to.equal(MODELPACK.artifactType)
-    expect(manifest.config).to.deep.equal({mediaType: MODELPACK.config, digest: pack.configDigest, size: pack.config.length})
-    const layers = manifest.layers.map((l: {digest: string; mediaType: string}) => [l.digest, l.mediaType])
-    expect(layers).to.deep.equal([
-      [d('1'), MODELPACK.doc],
-      [d('2'), MODELPACK.weight],
-    ])
-    expect(manifest.layers[1].annotations[MODELPACK.filepath]).to.equal('models/model.safetensors')
-    expect(JSON.parse(pack.config.toString())).to.deep.equal({
-      descriptor: {name: 'tiny', vendor: 'acme', revision: SOURCE.sha, sourceURL: SOURCE.repoUrl},
-      config: {format: 'safetensors'},
-      modelfs: {type: 'layers', diffIds: [d('1'), d('2')]},
-    })
   })
 })
