@@ -94,15 +94,29 @@ export function defaultStatePath(env: NodeJS.ProcessEnv = process.env): string {
  * one-line StateDbError naming the file and the way out.
  */
 export function openStateDb(path: string): DB {
-  let db: DB | undefined
   try {
     mkdirSync(dirname(path), {recursive: true, mode: 0o700})
     // Create the file 0600 before SQLite does (it would honour the umask).
     closeSync(openSync(path, 'a', 0o600))
     chmodSync(path, 0o600)
-    db = new Database(path, {timeout: 5000})
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = NORMAL')
+  } catch (error) {
+    throw stateDbError(path, error, 'open')
+  }
+  return openChecked(path, path, {wal: true})
+}
+
+/**
+ * `file` (the state database at `path`, or a private copy of it) opened at
+ * the current schema and checked; its failures name `path`.
+ */
+function openChecked(path: string, file: string, opts: {wal: boolean}): DB {
+  let db: DB | undefined
+  try {
+    db = new Database(file, {timeout: 5000})
+    if (opts.wal) {
+      db.pragma('journal_mode = WAL')
+      db.pragma('synchronous = NORMAL')
+    }
     db.pragma('foreign_keys = ON')
     migrate(db)
     checkIntact(db)
@@ -142,7 +156,7 @@ export function openStateDbForReading(path: string): ReadableStateDb {
     if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${copy}-wal`)
     // The copies keep the original's mode (0400 perhaps): the snapshot itself must be writable.
     for (const f of [copy, `${copy}-wal`]) if (existsSync(f)) chmodSync(f, 0o600)
-    const db = openSnapshot(path, copy)
+    const db = openChecked(path, copy, {wal: false})
     return {
       db,
       snapshot: true,
@@ -154,20 +168,6 @@ export function openStateDbForReading(path: string): ReadableStateDb {
   } catch (error) {
     remove()
     throw error instanceof StateDbError ? error : stateDbError(path, error, 'open')
-  }
-}
-
-function openSnapshot(path: string, copy: string): DB {
-  let db: DB | undefined
-  try {
-    db = new Database(copy)
-    db.pragma('foreign_keys = ON')
-    migrate(db)
-    checkIntact(db)
-    return db
-  } catch (error) {
-    db?.close()
-    throw stateDbError(path, error, 'open')
   }
 }
 
