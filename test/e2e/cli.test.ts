@@ -9,6 +9,7 @@ import {expect} from 'chai'
 import {openStateDb} from '../../src/lib/state/db.js'
 import {RunStore} from '../../src/lib/state/runs.js'
 import {newRun} from '../lib/state/temp-db.js'
+import {commandWorks, requireTools} from '../fixtures/require-tool.js'
 import {ROOT, runCli} from './helpers.js'
 
 const execFileP = promisify(execFile)
@@ -59,18 +60,11 @@ describe('e2e: help, flag errors and completion', function () {
   })
 
   it('completion: flag values (--upload-mode, --log-style, list --status) and run ids, in a real bash', async () => {
-    const stateDb = join(mkdtempSync(join(tmpdir(), 'mc-comp-')), 'state.db')
-    const db = openStateDb(stateDb)
-    const runs = new RunStore(db)
-    for (const repo of ['org/a', 'org/b', 'org/c']) runs.create(newRun({hfRepo: repo}))
-    db.close()
+    const stateDb = seedRuns(['org/a', 'org/b', 'org/c'])
     const script = (await runCli(['completion', 'bash'], {})).stdout
     expect(script).to.include('auto chunked stream monolithic')
     const file = join(mkdtempSync(join(tmpdir(), 'mc-comp-')), 'complete.bash')
-    // `modelcar` on PATH is the built CLI, as after npm link.
-    const bin = join(mkdtempSync(join(tmpdir(), 'mc-bin-')), 'modelcar')
-    const run = `${JSON.stringify(process.execPath)} ${JSON.stringify(join(ROOT, 'bin/run.js'))}`
-    writeFileSync(bin, `#!/bin/sh\nexec ${run} "$@"\n`, {mode: 0o755})
+    const bin = modelcarOnPath()
     writeFileSync(
       file,
       `${script}
@@ -99,4 +93,72 @@ try modelcar status ''
       '',
     ])
   })
+
+  it('completion zsh: a native function completes commands, flag values and run ids, in a real zsh (tmux)', async function () {
+    requireTools(
+      this,
+      commandWorks('zsh', ['--version']) && commandWorks('tmux', ['-V']),
+      'zsh or tmux missing: apt-get install -y zsh tmux',
+    )
+    const stateDb = seedRuns(['org/a', 'org/b', 'org/c'])
+    const otherDb = seedRuns(['org/d'])
+    const script = (await runCli(['completion', 'zsh'], {})).stdout
+    expect(script.split('\n')[0]).to.equal('#compdef modelcar')
+    const bin = modelcarOnPath()
+    const socket = `modelcar-zsh-${process.pid}`
+    const tmux = (...args: string[]) => execFileP('tmux', ['-L', socket, ...args])
+    const env = {PATH: `${join(bin, '..')}:${process.env.PATH}`, MODELCAR_STATE_DB: stateDb, HOME: tmpdir(), TERM: 'xterm'}
+    const vars = Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    // zsh -f: no rc files, only compinit and the script, as a user's ~/.zshrc would have them.
+    await tmux('new-session', '-d', '-x', '150', '-y', '30', '-s', 'zsh', `env -i ${vars.join(' ')} zsh -f`)
+    try {
+      await tmux('send-keys', '-t', 'zsh', `PS1='%% '; autoload -U compinit && compinit -u -D; eval "$(modelcar completion zsh)"`, 'Enter')
+      /** Type `line`, press Tab, and return the screen from the prompt down once it shows what `done` waits for. */
+      const complete = async (line: string, done: (screen: string[]) => boolean): Promise<string[]> => {
+        await tmux('send-keys', '-t', 'zsh', 'C-u', 'clear', 'Enter')
+        await tmux('send-keys', '-t', 'zsh', '-l', line)
+        await tmux('send-keys', '-t', 'zsh', 'Tab')
+        let screen: string[] = []
+        for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+          const lines = (await tmux('capture-pane', '-p', '-t', 'zsh')).stdout.split('\n').filter((l) => l.trim() !== '')
+          screen = lines.slice(lines.findLastIndex((l) => l.startsWith('% ')))
+          if (done(screen)) return screen
+        }
+        throw new Error(`zsh did not complete ${JSON.stringify(line)}; screen:\n${screen.join('\n')}`)
+      }
+      const listed = (screen: string[]) => screen.slice(1).flatMap((l) => l.trim().split(/\s+/))
+      const listing = async (line: string) =>
+        listed(await complete(line, (screen) => screen[0] === `% ${line}`.trimEnd() && screen.length > 1))
+
+      expect(await listing('modelcar resume ')).to.deep.equal(['3', '2', '1'])
+      expect(await listing('modelcar status ')).to.deep.equal(['3', '2', '1'])
+      expect(await listing('modelcar push --upload-mode ')).to.deep.equal(['auto', 'chunked', 'monolithic', 'stream'])
+      expect(await listing('modelcar resume --log-style=')).to.deep.equal(['auto', 'azure', 'github', 'text', 'tty'])
+      expect(await listing('modelcar list --status ')).to.deep.equal(['done', 'failed', 'interrupted', 'running'])
+      // One candidate is inserted: a command name, a flag, the run id of the --state-db given on the line.
+      await complete('modelcar pu', (screen) => screen[0] === '% modelcar push')
+      await complete('modelcar push --upl', (screen) => screen[0] === '% modelcar push --upload-mode=')
+      await complete(`modelcar status --state-db=${otherDb} `, (screen) => screen[0] === `% modelcar status --state-db=${otherDb} 1`)
+    } finally {
+      await tmux('kill-server').catch(() => undefined)
+    }
+  })
 })
+
+/** A state database holding one run per repo (ids 1, 2, …). */
+function seedRuns(repos: string[]): string {
+  const stateDb = join(mkdtempSync(join(tmpdir(), 'mc-comp-')), 'state.db')
+  const db = openStateDb(stateDb)
+  const runs = new RunStore(db)
+  for (const repo of repos) runs.create(newRun({hfRepo: repo}))
+  db.close()
+  return stateDb
+}
+
+/** `modelcar` on PATH is the built CLI, as after npm link. Returns its path. */
+function modelcarOnPath(): string {
+  const bin = join(mkdtempSync(join(tmpdir(), 'mc-bin-')), 'modelcar')
+  const run = `${JSON.stringify(process.execPath)} ${JSON.stringify(join(ROOT, 'bin/run.js'))}`
+  writeFileSync(bin, `#!/bin/sh\nexec ${run} "$@"\n`, {mode: 0o755})
+  return bin
+}

@@ -13,6 +13,7 @@ import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {makePki, type Pki} from '../fixtures/pki.js'
 import {startTinyproxy, tinyproxyAvailable, type Tinyproxy} from '../fixtures/proxy/tinyproxy.js'
 import {freePort, startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {requireTools} from '../fixtures/require-tool.js'
 import {expectImageHolds, killStrayClis, outputValue, requireRealTools, runCli, startCli, tempStateDb} from './helpers.js'
 
 const SHA = 'c0ffee0000000000000000000000000000c0ffee'
@@ -31,12 +32,7 @@ describe('e2e: corporate networks (proxies, internal CAs)', function () {
 
   before(async function () {
     await requireRealTools(this)
-    if (!tinyproxyAvailable()) {
-      const hint = 'tinyproxy missing: install it with `apt-get install tinyproxy`'
-      if (process.env.CI) throw new Error(hint)
-      console.warn(`    ${hint}`)
-      this.skip()
-    }
+    requireTools(this, tinyproxyAvailable(), 'tinyproxy missing: install it with `apt-get install tinyproxy`')
     pki = makePki()
     hub = await startHubSim({
       repos: [

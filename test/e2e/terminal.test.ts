@@ -6,6 +6,7 @@ import {promisify} from 'node:util'
 import {expect} from 'chai'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {commandWorks, requireTools} from '../fixtures/require-tool.js'
 import {cleanEnv, requireRealTools, ROOT, tempStateDb} from './helpers.js'
 
 const execFileP = promisify(execFile)
@@ -22,12 +23,7 @@ describe('e2e: the live view in a terminal', function () {
 
   before(async function () {
     await requireRealTools(this)
-    try {
-      await execFileP('tmux', ['-V'])
-    } catch {
-      if (process.env.CI) throw new Error('tmux missing: apt-get install tmux')
-      this.skip()
-    }
+    requireTools(this, commandWorks('tmux', ['-V']), 'tmux missing: install it with `apt-get install tmux`')
     hub = await startHubSim({repos: [{id: 'acme/many', commits: [{sha: SHA, files: FILES}]}]})
     reg = await startRegistry()
   })

@@ -18,6 +18,7 @@ import {openStateDb, type DB} from '../../../src/lib/state/db.js'
 import {RunStore} from '../../../src/lib/state/runs.js'
 import {startHubSim, type HubSim, type SimFile} from '../../fixtures/hub/index.js'
 import {registryAvailable, startRegistry, type TestRegistry} from '../../fixtures/registry/index.js'
+import {requireTools} from '../../fixtures/require-tool.js'
 
 const SHA = 'c0ffee0000000000000000000000000000c0ffee'
 const FILES: SimFile[] = [
@@ -65,10 +66,7 @@ describe('push/execute: the push schedules itself and reports events', function 
   let db: DB
 
   before(async function () {
-    if (!registryAvailable()) {
-      if (process.env.CI) throw new Error('docker-registry is not installed')
-      this.skip()
-    }
+    requireTools(this, registryAvailable(), 'docker-registry missing: install it with `apt-get install docker-registry`')
     hub = await startHubSim({
       repos: [
         {id: 'acme/exec', commits: [{sha: SHA, files: FILES}]},

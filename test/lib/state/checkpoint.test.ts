@@ -6,10 +6,11 @@ import {createSha256, saveableHashes, savedStateSize} from '../../../src/lib/has
 import {checkpointFromRow, checkpointToRow, packHashStates, savedStateOffset, unpackHashStates} from '../../../src/lib/state/checkpoint.js'
 import {openStateDb} from '../../../src/lib/state/db.js'
 import {RunStore} from '../../../src/lib/state/runs.js'
+import {requireTools} from '../../fixtures/require-tool.js'
 
 describe('state/checkpoint', () => {
   it('packs both hash states with their offset, and unpacks them into hashes that continue', function () {
-    if (!saveableHashes) this.skip()
+    requireTools(this, saveableHashes, 'native/sha256_state.c is not built: run `node scripts/test-prereqs.js` (npm test runs it first)')
     const layer = createSha256()
     const content = createSha256()
     layer.update(Buffer.from('tar header and '))
