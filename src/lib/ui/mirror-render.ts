@@ -34,8 +34,8 @@ export function renderMirror(results: MirrorEntryResult[], shard: Shard, width?:
     '',
     `${results.length} ${results.length === 1 ? 'entry' : 'entries'}${shard.count > 1 ? ` (shard ${shard.index} of ${shard.count})` : ''}: ` +
       `${counts.join(', ')}; ${bytes(uploaded)} uploaded`,
-    // Errors whole, as the table may have cut them.
-    ...results.filter((r) => r.error).map((r) => `${entryLabel(r)} failed: ${r.error}${r.runId ? ` (run ${r.runId})` : ''}`),
+    // Errors whole when the table was fitted to a terminal (and may have cut them).
+    ...(width === undefined ? [] : results.filter((r) => r.error).map((r) => `${entryLabel(r)} failed: ${r.error}`)),
   ].join('\n')
 }
 
