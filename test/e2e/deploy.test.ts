@@ -123,7 +123,10 @@ describe('Containerfile', () => {
     for (const f of froms) expect(f).to.match(/^docker\.io\/library\/node:20-/)
     expect(text).to.match(/^RUN npm ci && npm prune --omit=dev$/m)
     expect(text).to.match(/^ENTRYPOINT \["modelcar"\]$/m)
-    expect(text).to.match(/^RUN ln -s \/opt\/modelcar\/bin\/run\.js \/usr\/local\/bin\/modelcar$/m)
+    expect(text).to.match(/^RUN ln -s \/opt\/modelcar\/bin\/run\.js \/usr\/local\/bin\/modelcar /m)
+    // The default state database's folder is writable by the user the image runs as.
+    expect(text).to.match(/^ENV MODELCAR_STATE_DB=\/var\/lib\/modelcar\/state\.db/m)
+    expect(text).to.include('chown node:node /var/lib/modelcar')
     // Everything the CLI loads at run time is copied into the runtime stage.
     for (const path of ['package.json', 'oclif.manifest.json', 'bin', 'dist', 'node_modules', 'build/Release/sha256_state.node'])
       expect(text, path).to.include(`/src/${path}`)
