@@ -119,6 +119,7 @@ describe('e2e: modelcar mirror', function () {
     })
     expect(lines.at(-1)).to.match(/^4 entries: 4 pushed; 1\.3 MiB uploaded$/)
     expect(first.stderr).to.match(/\[2\] acme\/gamma@main: pushing to /)
+    expect(first.stderr).to.match(/\[2\] acme\/gamma@main: model\.safetensors uploaded \(/)
 
     // Each entry is a normal run in the state database.
     const list = await runCli(['list', '--json'], e)

@@ -7,7 +7,7 @@ import {EventEmitter} from 'node:events'
 import type {NetworkOptions} from '../clients.js'
 import {EXIT, ModelcarError} from '../errors.js'
 import {errorText} from '../push/execute.js'
-import {PushEvents} from '../push/events.js'
+import {PushEvents, type FileOutcome} from '../push/events.js'
 import {runPool} from '../push/pool.js'
 import {push} from '../push/service.js'
 import {targetState} from './current.js'
@@ -30,14 +30,20 @@ export interface MirrorEntryResult {
   /** The run in the state database (`modelcar status ID`, `resume ID`); none when current. */
   runId?: number
   error?: string
+  /** What the push said although it went on (registry limits, a tag another push moved). */
+  warnings?: string[]
   split?: Shard
 }
 
 export interface MirrorEventMap {
   entryStarted: [unit: MirrorUnit, imageRef: string]
   entryDone: [result: MirrorEntryResult]
-  /** A push's retry or warning, tagged with its entry. */
-  note: [unit: MirrorUnit, message: string]
+  /** Worth saying although the entry's push goes on. */
+  warning: [unit: MirrorUnit, message: string]
+  /** A file of the entry is in the registry: uploaded, or found there already (exists, mounted). */
+  file: [unit: MirrorUnit, path: string, size: number, outcome: FileOutcome]
+  /** A request of the entry tried again. */
+  retry: [unit: MirrorUnit, message: string]
 }
 
 export class MirrorEvents extends EventEmitter<MirrorEventMap> {}
@@ -81,10 +87,15 @@ async function mirrorUnit(
   const target = `${p.registry.display}/${p.targetRepo}`
   const base = {entry: unit.entry, hfRepo: p.hfRepo, revision: unit.revision, ...(p.split ? {split: p.split} : {})}
   const seconds = () => (Date.now() - started) / 1000
-  const net: NetworkOptions = {...req.network, env, onRetry: (m) => events.emit('note', unit, `retry: ${m}`)}
+  const net: NetworkOptions = {...req.network, env, onRetry: (m) => events.emit('retry', unit, m)}
   let imageRef = p.targetTag ? `${target}:${p.targetTag}` : target
   let sha: string | undefined
   let runId: number | undefined
+  const warnings: string[] = []
+  const warn = (m: string) => {
+    warnings.push(m)
+    events.emit('warning', unit, m)
+  }
   try {
     const state = await targetState(p, net)
     sha = state.sha
@@ -94,8 +105,11 @@ async function mirrorUnit(
     events.emit('entryStarted', unit, imageRef)
     const pushEvents = new PushEvents()
     pushEvents.on('run', (id) => (runId = id))
-    pushEvents.on('warning', (m) => events.emit('note', unit, `warning: ${m}`))
-    pushEvents.on('retry', (m) => events.emit('note', unit, `retry: ${m}`))
+    pushEvents.on('plan', (plan) => plan.warnings.forEach(warn))
+    pushEvents.on('warning', warn)
+    pushEvents.on('retry', (m) => events.emit('retry', unit, m))
+    pushEvents.on('fileDone', (f) => events.emit('file', unit, f.path, f.size, 'uploaded'))
+    pushEvents.on('fileSkipped', (f, _r, outcome) => events.emit('file', unit, f.path, f.size, outcome))
     const {plan, result} = await push({...p, dryRun: false, stateDb: req.stateDb, ...req.network}, {events: pushEvents, signal, env})
     const r = result!
     return {
@@ -108,6 +122,7 @@ async function mirrorUnit(
       seconds: seconds(),
       ...(r.manifestDigest ? {digest: r.manifestDigest} : {}),
       runId: r.runId ?? runId,
+      ...(warnings.length > 0 ? {warnings} : {}),
     }
   } catch (error) {
     if (signal.aborted) throw signal.reason
@@ -120,6 +135,7 @@ async function mirrorUnit(
       seconds: seconds(),
       ...(runId === undefined ? {} : {runId}),
       error: errorText(error),
+      ...(warnings.length > 0 ? {warnings} : {}),
     }
   }
 }

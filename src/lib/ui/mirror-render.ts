@@ -53,13 +53,12 @@ export function renderMirrorPlan(units: MirrorUnit[], shard: Shard, total: numbe
   ].join('\n')
 }
 
-/** Progress lines on stderr (not with --quiet); retries and warnings only with --verbose. */
+/** Progress lines on stderr (not with --quiet); retries only with --verbose. */
 export function watchMirror(events: MirrorEvents, opts: {stream?: NodeJS.WritableStream; verbose?: boolean} = {}): void {
   const out = opts.stream ?? process.stderr
+  const label = (u: MirrorUnit) => entryLabel({entry: u.entry, hfRepo: u.params.hfRepo, revision: u.revision})
   const say = (line: string) => out.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`)
-  events.on('entryStarted', (u, ref) =>
-    say(`${entryLabel({entry: u.entry, hfRepo: u.params.hfRepo, revision: u.revision})}: pushing to ${ref}`),
-  )
+  events.on('entryStarted', (u, ref) => say(`${label(u)}: pushing to ${ref}`))
   events.on('entryDone', (r) => {
     const how =
       r.outcome === 'failed'
@@ -69,5 +68,8 @@ export function watchMirror(events: MirrorEvents, opts: {stream?: NodeJS.Writabl
           : `${r.outcome} ${r.imageRef} (${bytes(r.bytesUploaded)} in ${duration(r.seconds * 1000)})`
     say(`${entryLabel(r)}: ${how}`)
   })
-  if (opts.verbose) events.on('note', (u, m) => say(`${entryLabel({entry: u.entry, hfRepo: u.params.hfRepo, revision: u.revision})}: ${m}`))
+  events.on('warning', (u, m) => say(`${label(u)}: warning: ${m}`))
+  // A line per file, so a long push is never silent in a pod's log.
+  events.on('file', (u, path, size, outcome) => say(`${label(u)}: ${path} ${outcome} (${bytes(size)})`))
+  if (opts.verbose) events.on('retry', (u, m) => say(`${label(u)}: retry: ${m}`))
 }
