@@ -33,6 +33,8 @@ export interface PushParams {
   platforms?: Platform[]
   /** --modelpack: a ModelPack manifest over the same layers, in the index. */
   modelpack?: boolean
+  /** This process's share of the files (mirror split-files); the push that finds every layer present pushes the manifest. */
+  split?: {index: number; count: number}
 }
 
 export interface PlannedFile extends HubFile {

@@ -1,0 +1,218 @@
+// modelcar mirror end to end: a catalogue of small repos from the Hub
+// simulator into the real registry (through a counting proxy), read back with
+// skopeo and umoci; re-runs that cost one manifest read per entry; three
+// Indexed-Job shards that push every entry once; a failing entry.
+import {expect} from 'chai'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
+import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {startFaultProxy, type FaultProxy, type ProxyRequestRecord} from '../fixtures/registry/proxy.js'
+import {expectImageHolds, killStrayClis, requireRealTools, runCli, tempStateDb} from './helpers.js'
+
+const REPOS = ['acme/alpha', 'acme/beta', 'acme/gamma', 'acme/delta']
+const sha = (i: number) => `${(i + 1).toString(16).repeat(8)}${'0'.repeat(31)}${i}`
+/** Distinct bytes per repo (the simulator seeds content by path), so no two entries share a layer. */
+function files(repo: string, i: number): SimFile[] {
+  return [
+    {path: 'config.json', size: 0, content: Buffer.from(`{"model_type":"${repo}"}\n`)},
+    {path: 'tokenizer.json', size: 20_000 + i, seed: `${repo}/tok`},
+    {path: 'model.safetensors', size: 300_000 + 1000 * i, lfs: true, seed: `${repo}/weights`},
+  ].map((f) => (f.content ? {...f, size: f.content.length} : f))
+}
+const FILES = new Map(REPOS.map((r, i) => [r, files(r, i)]))
+/** The split-files repo: more files than shards. */
+const HUGE_SHA = 'e'.repeat(40)
+const HUGE_FILES: SimFile[] = Array.from({length: 7}, (_, i) => ({
+  path: `shard-${i}.safetensors`,
+  size: 100_000 + i,
+  lfs: true,
+  seed: `huge/${i}`,
+}))
+
+interface EntryJson {
+  entry: number
+  hfRepo: string
+  revision: string
+  sha?: string
+  imageRef: string
+  outcome: string
+  bytesUploaded: number
+  seconds: number
+  digest?: string
+  runId?: number
+  error?: string
+}
+
+describe('e2e: modelcar mirror', function () {
+  this.timeout(300_000)
+  let hub: HubSim
+  let reg: TestRegistry
+  const proxies: FaultProxy[] = []
+
+  before(async function () {
+    await requireRealTools(this)
+    hub = await startHubSim({
+      repos: [
+        ...REPOS.map((id, i) => ({id, commits: [{sha: sha(i), files: FILES.get(id)!}]})),
+        {id: 'acme/huge', commits: [{sha: HUGE_SHA, files: HUGE_FILES}]},
+      ],
+    })
+    reg = await startRegistry()
+  })
+  afterEach(() => killStrayClis())
+  after(async () => {
+    await Promise.all(proxies.map((p) => p.close()))
+    await reg?.close()
+    await hub?.close()
+  })
+
+  /** A proxy of its own per test: its records are that test's registry traffic. */
+  async function proxy(): Promise<FaultProxy> {
+    const p = await startFaultProxy(reg.url)
+    proxies.push(p)
+    return p
+  }
+
+  function mirrorFile(registry: string, prefix: string, repos: string[], extra = ''): string {
+    const path = join(mkdtempSync(join(tmpdir(), 'mc-mirror-')), 'mirror.yaml')
+    const models = repos.map((r) => `  - repo: ${r}\n    target: ${prefix}/${r.split('/')[1]}\n`).join('')
+    writeFileSync(path, `registry: ${registry}\n${extra}defaults:\n  workers: 2\nmodels:\n${models}`)
+    return path
+  }
+
+  const env = () => ({HF_ENDPOINT: hub.endpoint, MODELCAR_STATE_DB: tempStateDb()})
+  const uploaded = (records: ProxyRequestRecord[]) =>
+    records.filter((r) => r.method === 'PATCH' || (r.method === 'PUT' && r.url.includes('/blobs/'))).reduce((n, r) => n + r.requestBytes, 0)
+
+  /** Reads every image back; returns its layer bytes and its blob bytes (layers and configs). */
+  async function expectMirrored(prefix: string, repos: string[]): Promise<{layerBytes: number; blobBytes: number}> {
+    let layerBytes = 0
+    let blobBytes = 0
+    for (const repo of repos) {
+      const i = REPOS.indexOf(repo)
+      const {layout} = await expectImageHolds(`${reg.host}/${prefix}/${repo.split('/')[1]}:${sha(i).slice(0, 12)}`, FILES.get(repo)!)
+      expect(layout.manifest.annotations['org.opencontainers.image.revision']).to.equal(sha(i))
+      layerBytes += layout.manifest.layers.reduce((n, l) => n + l.size, 0)
+      blobBytes += layout.manifest.config.size
+    }
+    return {layerBytes, blobBytes: blobBytes + layerBytes}
+  }
+
+  it('mirrors four repos in one process, then a re-run finds each current with one Hub call and one manifest read', async () => {
+    const p = await proxy()
+    const file = mirrorFile(p.host, 'one', REPOS, 'concurrency: 2\n')
+    const e = env()
+    const first = await runCli(['mirror', file], e)
+    expect(first.code, first.stderr).to.equal(0)
+    const {blobBytes} = await expectMirrored('one', REPOS)
+    expect(uploaded(p.records)).to.equal(blobBytes)
+    // One summary table: a header, a row per entry in the file's order, then the totals.
+    const lines = first.stdout.trimEnd().split('\n')
+    expect(lines[0]).to.match(/^ENTRY\s+IMAGE\s+OUTCOME\s+UPLOADED\s+TIME\s+DIGEST \/ ERROR$/)
+    REPOS.forEach((repo, i) => {
+      expect(lines[i + 1]).to.match(
+        new RegExp(`^\\[${i}\\] ${repo}@main\\s+${p.host}/one/${repo.split('/')[1]}:${sha(i).slice(0, 12)}\\s+pushed\\s+`),
+      )
+      expect(lines[i + 1]).to.match(/sha256:[0-9a-f]{64}$/)
+    })
+    expect(lines.at(-1)).to.match(/^4 entries: 4 pushed; 1\.3 MiB uploaded$/)
+    expect(first.stderr).to.match(/\[2\] acme\/gamma@main: pushing to /)
+    expect(first.stderr).to.match(/\[2\] acme\/gamma@main: model\.safetensors uploaded \(/)
+
+    // Each entry is a normal run in the state database.
+    const list = await runCli(['list', '--json'], e)
+    const runs = JSON.parse(list.stdout).runs as Array<{status: string; hfRepo: string}>
+    expect(runs.map((r) => [r.hfRepo, r.status]).sort()).to.deep.equal(REPOS.map((r) => [r, 'done']).sort())
+
+    const registryMark = p.records.length
+    const hubMark = hub.requests.length
+    const again = await runCli(['mirror', file, '--json'], {...e, MODELCAR_STATE_DB: tempStateDb()})
+    expect(again.code, again.stderr).to.equal(0)
+    const results = JSON.parse(again.stdout) as EntryJson[]
+    expect(results.map((r) => [r.entry, r.hfRepo, r.revision, r.outcome, r.bytesUploaded])).to.deep.equal(
+      REPOS.map((r, i) => [i, r, 'main', 'current', 0]),
+    )
+    for (const [i, r] of results.entries()) {
+      expect(r.sha).to.equal(sha(i))
+      expect(r.imageRef).to.equal(`${p.host}/one/${REPOS[i].split('/')[1]}:${sha(i).slice(0, 12)}`)
+      expect(r.digest).to.match(/^sha256:[0-9a-f]{64}$/)
+      expect(r.seconds).to.be.a('number')
+    }
+    const registryCalls = p.records.slice(registryMark).map((r) => `${r.method} ${new URL(r.url, 'http://x').pathname}`)
+    expect(registryCalls.sort()).to.deep.equal(
+      REPOS.map((r, i) => `GET /v2/one/${r.split('/')[1]}/manifests/${sha(i).slice(0, 12)}`).sort(),
+    )
+    const hubCalls = hub.requests.slice(hubMark).map((r) => `${r.method} ${new URL(r.url, 'http://x').pathname}`)
+    expect(hubCalls.sort()).to.deep.equal(REPOS.map((r) => `GET /api/models/${r}/revision/main`).sort())
+  })
+
+  it('three Indexed-Job shards push every entry exactly once, each layer uploaded once', async () => {
+    const p = await proxy()
+    const file = mirrorFile(p.host, 'sharded', REPOS)
+    const shards = await Promise.all(
+      [0, 1, 2].map((i) => runCli(['mirror', file, '--json'], {...env(), JOB_COMPLETION_INDEX: String(i), MODELCAR_SHARD_COUNT: '3'})),
+    )
+    const byShard = shards.map((s) => {
+      expect(s.code, s.stderr).to.equal(0)
+      return JSON.parse(s.stdout) as EntryJson[]
+    })
+    const pushed = byShard.flat().filter((r) => r.outcome === 'pushed')
+    expect(byShard.flat()).to.have.length(4)
+    expect(pushed.map((r) => r.hfRepo).sort()).to.deep.equal([...REPOS].sort())
+    expect(byShard.every((s) => s.length >= 1)).to.equal(true)
+    const {layerBytes, blobBytes} = await expectMirrored('sharded', REPOS)
+    expect(uploaded(p.records)).to.equal(blobBytes)
+    expect(pushed.reduce((n, r) => n + r.bytesUploaded, 0)).to.equal(layerBytes)
+  })
+
+  it('a missing repo fails its entry, names it, exits 1; the other entries are pushed', async () => {
+    const p = await proxy()
+    const file = mirrorFile(p.host, 'failing', ['acme/alpha', 'acme/missing', 'acme/beta'])
+    const res = await runCli(['mirror', file], env())
+    expect(res.code, res.stderr).to.equal(1)
+    await expectMirrored('failing', ['acme/alpha', 'acme/beta'])
+    const row = res.stdout.split('\n').find((l) => l.startsWith('[1] acme/missing@main'))
+    // Not a terminal: nothing is cut, the row carries the whole error.
+    expect(row, res.stdout).to.match(/\s+failed\s+-\s+\d+s\s+Hugging Face repo "acme\/missing" was not found.*\.$/)
+    expect(res.stdout).to.match(/^3 entries: 2 pushed, 1 failed;/m)
+    expect(res.stderr).to.match(/^Error: 1 of 3 entries failed \(models\[1\] acme\/missing@main\): fix the cause and run the mirror again/m)
+
+    const json = await runCli(['mirror', file, '--json'], env())
+    expect(json.code).to.equal(1)
+    const results = JSON.parse(json.stdout) as EntryJson[]
+    expect(results.map((r) => r.outcome)).to.deep.equal(['current', 'failed', 'current'])
+    expect(results[1].error).to.include('acme/missing')
+  })
+
+  // Pending until branch `reuse` is merged: there PushParams.split makes a push upload only its share of the files and push
+  // the manifest when it finds every layer present. Here the field is passed through but does nothing, so every shard
+  // would upload the whole repo. The lead enables this test (it.skip → it) with that branch.
+  it.skip('a split-files entry is spread over the shards: every layer uploaded once, the manifest pushed, a re-run uploads nothing', async () => {
+    const p = await proxy()
+    const file = mirrorFile(p.host, 'split', REPOS)
+    writeFileSync(file, `${readFileSync(file, 'utf8')}  - repo: acme/huge\n    target: split/huge\n    split-files: true\n`)
+    const run = () =>
+      Promise.all(
+        [0, 1, 2].map((i) => runCli(['mirror', file, '--json'], {...env(), JOB_COMPLETION_INDEX: String(i), MODELCAR_SHARD_COUNT: '3'})),
+      )
+    const shards = await run()
+    const results = shards.flatMap((s) => {
+      expect(s.code, s.stderr).to.equal(0)
+      return JSON.parse(s.stdout) as EntryJson[]
+    })
+    const huge = results.filter((r) => r.hfRepo === 'acme/huge')
+    expect(huge).to.have.length(3)
+    expect(huge.filter((r) => r.outcome === 'pushed').length).to.be.at.least(1)
+    const {blobBytes} = await expectMirrored('split', REPOS)
+    const {layout} = await expectImageHolds(`${reg.host}/split/huge:${HUGE_SHA.slice(0, 12)}`, HUGE_FILES)
+    const hugeBytes = layout.manifest.config.size + layout.manifest.layers.reduce((n, l) => n + l.size, 0)
+    expect(uploaded(p.records)).to.equal(blobBytes + hugeBytes)
+
+    const mark = p.records.length
+    const again = await run()
+    for (const s of again) expect((JSON.parse(s.stdout) as EntryJson[]).every((r) => r.outcome === 'current')).to.equal(true)
+    expect(uploaded(p.records.slice(mark))).to.equal(0)
+  })
+})
