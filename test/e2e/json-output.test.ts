@@ -2,6 +2,9 @@
 // real registry, checked against its JSON Schema in schemas/: success, and the
 // failures that print a JSON document (errors, a verify that finds the image wrong).
 import {expect} from 'chai'
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {requireRealTools, runCli, tempStateDb} from './helpers.js'
@@ -142,5 +145,33 @@ describe('e2e: --json of every command matches its schema', function () {
     const noImage = await cli(['verify', `${reg.host}/m/none:v1`, '--json'])
     expect(noImage.code).to.not.equal(0)
     expectSchemaValid('verify', noImage.stdout)
+  })
+
+  it('mirror: --dry-run, a run with a failing entry, and a re-run where the rest is current', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mc-mirror-json-')), 'mirror.yaml')
+    writeFileSync(
+      file,
+      [
+        `registry: ${reg.host}`,
+        'models:',
+        '  - {repo: acme/tiny, target: m/mirror, tags: [v1]}',
+        '  - {repo: acme/nothing, target: m/gone}',
+        '',
+      ].join('\n'),
+    )
+    const stateDb = tempStateDb()
+    const plan = expectSchemaValid('mirror', (await cli(['mirror', file, '--dry-run', '--json'], stateDb)).stdout)
+    expect(plan.map((u: {hfRepo: string}) => u.hfRepo).sort()).to.deep.equal(['acme/nothing', 'acme/tiny'])
+
+    const first = await cli(['mirror', file, '--json'], stateDb)
+    expect(first.code, first.stderr).to.equal(1)
+    const outcomes = (doc: Array<{hfRepo: string; outcome: string}>) => Object.fromEntries(doc.map((r) => [r.hfRepo, r.outcome]))
+    expect(outcomes(expectSchemaValid('mirror', first.stdout) as never)).to.deep.equal({'acme/tiny': 'pushed', 'acme/nothing': 'failed'})
+    const again = await cli(['mirror', file, '--json'], stateDb)
+    expect(outcomes(expectSchemaValid('mirror', again.stdout) as never)).to.deep.equal({'acme/tiny': 'current', 'acme/nothing': 'failed'})
+
+    const bad = await cli(['mirror', join(tmpdir(), 'no-such-mirror.yaml'), '--json'], stateDb)
+    expect(bad.code).to.equal(2)
+    expect(expectSchemaValid('mirror', bad.stdout)).to.have.property('error')
   })
 })
