@@ -106,7 +106,7 @@ export default class Push extends BaseCommand {
         'An image on the same registry (e.g. the previous release in another repository) whose layers this push may mount ' +
         "instead of uploading (repeatable); the target repository's own tags are always consulted.",
       multiple: true,
-      helpGroup: 'transfer',
+      helpGroup: 'target',
     }),
     'split-index': Flags.integer({
       description: 'This process pushes share N of the files (0-based; with --split-count); used by modelcar mirror.',
