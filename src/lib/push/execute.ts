@@ -8,6 +8,7 @@ import {errorText, ModelcarError} from '../errors.js'
 import type {HubClient} from '../hf/client.js'
 import {shortDigest} from '../oci/digest.js'
 import {buildImage, type LayerRecord} from '../oci/manifest.js'
+import {validateTag} from '../oci/reference.js'
 import {MEDIA} from '../oci/types.js'
 import type {RegistryClient} from '../oci/client.js'
 import type {UploadModes} from '../oci/profiles.js'
@@ -105,6 +106,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   const started = Date.now()
   const {registry, events = new PushEvents()} = deps
   const params = plan.params
+  if (params.split) validateTag(splitTag(plan.tag, params.split), 'the split tag (shorten --target-tag)')
   const shards = params.split ? assignShards(plan.files, params.split.count) : undefined
   const mine = shards ? plan.files.filter((f) => shards.get(f.path) === params.split!.index) : plan.files
   deps.runs?.setPlan(runId!, {sha: plan.sha, tag: plan.tag, files: mine})
@@ -317,8 +319,8 @@ async function alreadyPushed(file: PlannedFile, saved: RunFileRow | undefined, d
  * git blob id) describe the blob's bytes. That is acceptable: anyone who can
  * write such a manifest can already tag any image in this registry; the new
  * manifest references the blob by its digest, so the image stays
- * self-consistent, and `modelcar verify --deep` re-hashes every layer
- * against the Hub to prove it.
+ * self-consistent, and `modelcar verify --deep --against-hf` re-hashes
+ * every layer and checks its files against the Hub.
  */
 async function reuseExisting(file: PlannedFile, plan: PushPlan, deps: PushDeps): Promise<Reused | undefined> {
   const target = plan.params.targetRepo

@@ -81,5 +81,8 @@ function imageLines(plan: PushPlan): string[] {
 }
 
 export function renderPushResult(result: PushResult): string {
-  return [`MANIFESTDIGEST=${result.manifestDigest}`, `IMAGEREF=${result.imageRef}`, `IMAGEREFDIGEST=${result.imageRefDigest}`].join('\n')
+  const lines = [`MANIFESTDIGEST=${result.manifestDigest}`, `IMAGEREF=${result.imageRef}`, `IMAGEREFDIGEST=${result.imageRefDigest}`]
+  // A split shard that is not the last: the references name its partial manifest.
+  if (result.complete === false) lines.push('COMPLETE=false', `WAITINGFOR=${(result.waitingFor ?? []).join(',')}`)
+  return lines.join('\n')
 }
