@@ -118,6 +118,30 @@ describe('e2e: only what changed moves (registry as source of truth)', function 
     await expectImageHolds(`${proxy.host}/evolving/model:${NEW.slice(0, 12)}`, AFTER, {manifestDigest: result.manifestDigest})
   })
 
+  it('a registry that refuses tag listing is skipped silently; the named tags are still read', async () => {
+    await pushJson(pushArgs('evolving/nolist', OLD, '--target-tag', 'stable'))
+    proxy.injectFault({
+      kind: 'status',
+      status: 405,
+      body: JSON.stringify({errors: [{code: 'UNSUPPORTED', message: 'no listing here'}]}),
+      match: (method, path) => method === 'GET' && path.endsWith('/tags/list'),
+      times: Infinity,
+    })
+    try {
+      const from = proxy.records.length
+      const run = await runCli(pushArgs('evolving/nolist', NEW, '--target-tag', 'stable', '--verbose'), env())
+      expect(run.code, run.stderr).to.equal(0)
+      expect(run.stderr).to.match(/discovery: tag listing of evolving\/nolist skipped: .*405/)
+      const result = JSON.parse(run.stdout) as {files: JsonFile[]}
+      expect(outcomes(result.files)).to.deep.equal(
+        Object.fromEntries(AFTER.map((f) => [f.path, f.path === CHANGED ? 'uploaded' : 'exists'])),
+      )
+      expect(uploadedSince(from)).to.be.at.most(layerSize(changed.path, changed.size) * 1.1)
+    } finally {
+      proxy.clearFaults()
+    }
+  })
+
   it('--from-image in another repository: unchanged layers are mounted, not uploaded', async () => {
     const source = await pushJson(pushArgs('evolving/release-1', OLD))
     const from = proxy.records.length
