@@ -118,6 +118,27 @@ describe('e2e: only what changed moves (registry as source of truth)', function 
     await expectImageHolds(`${proxy.host}/evolving/model:${NEW.slice(0, 12)}`, AFTER, {manifestDigest: result.manifestDigest})
   })
 
+  it('discovery reads at most MAX_MANIFEST_READS manifests however many tags the repository has', async () => {
+    const first = await pushJson(pushArgs('evolving/many', OLD))
+    const accept = {accept: 'application/vnd.oci.image.manifest.v1+json'}
+    const body = await (await fetch(`${reg.url}/v2/evolving/many/manifests/${first.manifestDigest}`, {headers: accept})).text()
+    for (let i = 0; i < MAX_MANIFEST_READS + 8; i++) {
+      const tag = (0xabc0000 + i).toString(16)
+      const put = await fetch(`${reg.url}/v2/evolving/many/manifests/${tag}`, {
+        method: 'PUT',
+        headers: {'content-type': 'application/vnd.oci.image.manifest.v1+json'},
+        body,
+      })
+      expect(put.status).to.equal(201)
+    }
+    const from = proxy.records.length
+    const dry = await runCli(pushArgs('evolving/many', NEW, '--dry-run'), env())
+    expect(dry.code, dry.stderr).to.equal(0)
+    expect(JSON.parse(dry.stdout).discovery.manifestsRead).to.equal(MAX_MANIFEST_READS)
+    const reads = proxy.records.slice(from).filter((r) => r.method === 'GET' && r.url.includes('/manifests/'))
+    expect(reads).to.have.length(MAX_MANIFEST_READS)
+  })
+
   it('a registry that refuses tag listing is skipped silently; the named tags are still read', async () => {
     await pushJson(pushArgs('evolving/nolist', OLD, '--target-tag', 'stable'))
     proxy.injectFault({

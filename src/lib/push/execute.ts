@@ -7,9 +7,8 @@
 import {errorText, ModelcarError} from '../errors.js'
 import type {HubClient} from '../hf/client.js'
 import {shortDigest} from '../oci/digest.js'
-import {buildImage, type LayerRecord} from '../oci/manifest.js'
+import type {LayerRecord} from '../oci/manifest.js'
 import {validateTag} from '../oci/reference.js'
-import {MEDIA} from '../oci/types.js'
 import type {RegistryClient} from '../oci/client.js'
 import type {UploadModes} from '../oci/profiles.js'
 import type {RetryPolicy} from '../http/retry.js'
@@ -21,7 +20,7 @@ import {copyBaseLayers} from './base-image.js'
 import {PushEvents, type FileOutcome} from './events.js'
 import type {PlannedFile, PushPlan} from './plan.js'
 import {runPool} from './pool.js'
-import {publishImage} from './publish.js'
+import {publishImage, publishPartial} from './publish.js'
 import {transferLayer, type LayerResult} from './transfer.js'
 
 export type {FileOutcome} from './events.js'
@@ -193,23 +192,17 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
     const r = results.get(f.path)!
     return {path: f.path, digest: r.digest, size: r.size, contentSha256: r.contentSha256, ...(f.lfsSha256 ? {} : {gitBlobId: f.oid})}
   }
-  const summary = {runId, bytesUploaded, bytesReread}
+  const summary = () => ({runId, bytesUploaded, bytesReread, seconds: (Date.now() - started) / 1000})
   if (params.split) {
-    const partial = await publishPartial(mine.map(layerOf), plan, registry)
-    events.emit('manifestPushed', {digest: partial.digest, tags: [partial.tag]})
+    // This shard's layers under its split tag, so the others (and later pushes) find them.
+    const tag = splitTag(plan.tag, params.split)
+    const digest = await publishPartial(mine.map(layerOf), plan, registry, tag)
+    events.emit('manifestPushed', {digest, tags: [tag]})
     const waitingFor = await otherShards(plan, shards!, results, deps)
     if (waitingFor.length > 0) {
       events.emit('phase', `Shard(s) ${waitingFor.join(', ')} not finished yet: the last shard to finish pushes the image`)
       const files = mine.map((f) => ({path: f.path, ...results.get(f.path)!}))
-      return {
-        ...summary,
-        ...refs(plan, partial.digest, partial.tag),
-        tags: [partial.tag],
-        files,
-        ...timing(started),
-        complete: false,
-        waitingFor,
-      }
+      return {...summary(), ...refs(plan, digest, tag), tags: [tag], files, warnings: [], complete: false, waitingFor}
     }
   }
   events.emit('phase', 'Pushing config and manifest')
@@ -218,24 +211,13 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   events.emit('manifestPushed', {digest: manifestDigest, tags})
   const warnings = await movedTags(registry, tags, manifestDigest)
   for (const warning of warnings) events.emit('warning', warning)
-  return {
-    ...summary,
-    ...refs(plan, manifestDigest, plan.tag),
-    tags,
-    files: plan.files.map((f) => ({path: f.path, ...results.get(f.path)!})),
-    ...timing(started),
-    warnings,
-    complete: true,
-  }
+  const files = plan.files.map((f) => ({path: f.path, ...results.get(f.path)!}))
+  return {...summary(), ...refs(plan, manifestDigest, plan.tag), tags, files, warnings, complete: true}
 }
 
 function refs(plan: PushPlan, digest: string, tag: string) {
   const base = `${plan.params.registry.display}/${plan.params.targetRepo}`
   return {manifestDigest: digest, imageRef: `${base}:${tag}`, imageRefDigest: `${base}@${digest}`}
-}
-
-function timing(started: number) {
-  return {seconds: (Date.now() - started) / 1000, warnings: [] as string[]}
 }
 
 /** What the target repository's tags and --from-image offer; never fails the push. */
@@ -250,15 +232,6 @@ async function discoverFor(plan: PushPlan, deps: PushDeps, only?: DiscoverySourc
     fromImages: params.fromImages ?? [],
     ...(only ? {only} : {}),
   })
-}
-
-/** One shard's layers as a plain image manifest under its split tag, so the others (and later pushes) find them. */
-async function publishPartial(layers: LayerRecord[], plan: PushPlan, registry: RegistryClient): Promise<{digest: string; tag: string}> {
-  const tag = splitTag(plan.tag, plan.params.split!)
-  const image = buildImage(layers, {hfRepo: plan.params.hfRepo, repoUrl: plan.repoUrl, sha: plan.sha})
-  if (!(await registry.headBlob(image.configDigest))) await registry.pushBlob(image.config, image.configDigest)
-  await registry.putManifest(tag, image.manifest, MEDIA.manifest)
-  return {digest: image.manifestDigest, tag}
 }
 
 /**
@@ -278,14 +251,20 @@ async function otherShards(
   const partials = await discoverFor(plan, deps, sources)
   const discovery = mergeDiscoveries(partials, deps.discovery)
   const missing = new Set<number>()
-  for (const file of plan.files) {
-    if (results.has(file.path)) continue
-    const found = await reuseExisting(file, plan, {...deps, discovery})
-    if (found) {
-      if (found.outcome === 'exists') remember(file, found, plan, deps)
-      results.set(file.path, found)
-    } else missing.add(shards.get(file.path)!)
-  }
+  const theirs = plan.files.filter((f) => !results.has(f.path))
+  const failures = await runPool(
+    theirs,
+    plan.params.workers,
+    async (file) => {
+      const found = await reuseExisting(file, plan, {...deps, discovery})
+      if (found) {
+        if (found.outcome === 'exists') remember(file, found, plan, deps)
+        results.set(file.path, found)
+      } else missing.add(shards.get(file.path)!)
+    },
+    {failFast: true, signal: deps.signal},
+  )
+  if (failures.length > 0) throw failures[0].error
   return [...missing].sort((a, b) => a - b)
 }
 
