@@ -182,6 +182,16 @@ describe('e2e: only what changed moves (registry as source of truth)', function 
     await expectImageHolds(`${proxy.host}/evolving/release-2:${NEW.slice(0, 12)}`, AFTER, {manifestDigest: result.manifestDigest})
   })
 
+  it('--from-image naming an index (--modelpack) reads its image manifests', async () => {
+    await pushJson(pushArgs('evolving/packed', OLD, '--modelpack'))
+    const from = proxy.records.length
+    const result = await pushJson(pushArgs('evolving/unpacked', NEW, '--from-image', `${proxy.host}/evolving/packed:${OLD.slice(0, 12)}`))
+    expect(outcomes(result.files)).to.deep.equal(
+      Object.fromEntries(AFTER.map((f) => [f.path, f.path === CHANGED ? 'uploaded' : 'mounted'])),
+    )
+    expect(uploadedSince(from)).to.be.at.most(layerSize(changed.path, changed.size) * 1.1)
+  })
+
   it('a layer deleted from the registry is uploaded again, not trusted from the manifest', async () => {
     const first = await pushJson(pushArgs('evolving/deleted', OLD))
     const gone = first.files.find((f) => f.path === 'model-00003-of-00004.safetensors')!
