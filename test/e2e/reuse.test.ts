@@ -190,6 +190,7 @@ describe('e2e: only what changed moves (registry as source of truth)', function 
       Object.fromEntries(AFTER.map((f) => [f.path, f.path === CHANGED ? 'uploaded' : 'mounted'])),
     )
     expect(uploadedSince(from)).to.be.at.most(layerSize(changed.path, changed.size) * 1.1)
+    expect(result.files.find((f) => f.path === 'config.json')!.from).to.equal(`evolving/packed:${OLD.slice(0, 12)}`)
   })
 
   it('a layer deleted from the registry is uploaded again, not trusted from the manifest', async () => {

@@ -122,7 +122,8 @@ export async function discover(o: DiscoverOptions): Promise<Discovery> {
     const reader = await readerFor(s.repository)
     return readManifest(reader, s.reference, sourceText(s))
   }
-  const add = (s: DiscoverySource, m: ImageManifest) => {
+  // `label`: the source as the user knows it (an index entry is named by its index's tag).
+  const add = (s: DiscoverySource, m: ImageManifest, label = sourceText(s)) => {
     for (const f of listed('', m).files) {
       if (!f.sha256 && !f.gitBlobId) continue
       const layer: DiscoveredLayer = {
@@ -131,7 +132,7 @@ export async function discover(o: DiscoverOptions): Promise<Discovery> {
         digest: f.layerDigest,
         size: f.layerSize,
         contentSha256: f.sha256,
-        from: sourceText(s),
+        from: label,
         ...(f.gitBlobId ? {gitBlobId: f.gitBlobId} : {}),
       }
       const list = found.layers.get(f.path) ?? []
@@ -152,18 +153,19 @@ export async function discover(o: DiscoverOptions): Promise<Discovery> {
     ),
   )
   // Index children (one image per platform, a ModelPack manifest) from what the bound has left.
-  const children: DiscoverySource[] = []
+  const children: Array<DiscoverySource & {label: string}> = []
   for (const top of tops) {
     if (!top) continue
     if (top.m.manifest.kind === 'manifest') add(top.s, top.m.manifest)
-    else for (const d of top.m.manifest.manifests) children.push({repository: top.s.repository, reference: d.digest})
+    else
+      for (const d of top.m.manifest.manifests) children.push({repository: top.s.repository, reference: d.digest, label: sourceText(top.s)})
   }
   const affordable = children.slice(0, Math.max(0, budget))
   if (affordable.length < children.length) found.notes.push(`${children.length - affordable.length} index entries not read (bound)`)
   await Promise.all(
     affordable.map((s) =>
       read(s).then(
-        (m) => (m.manifest.kind === 'manifest' ? add(s, m.manifest) : undefined),
+        (m) => (m.manifest.kind === 'manifest' ? add(s, m.manifest, s.label) : undefined),
         (error: unknown) => failures.push(`${sourceText(s)}: ${errorText(error)}`),
       ),
     ),
