@@ -2,6 +2,8 @@ import {Flags} from '@oclif/core'
 import {UPLOAD_MODES} from '../lib/oci/profiles.js'
 import {pushParams, MAX_WORKERS} from '../lib/push/params.js'
 import {push} from '../lib/push/service.js'
+import {plannedReuse, type Discovery} from '../lib/push/discover.js'
+import type {PlannedFile, PushPlan} from '../lib/push/plan.js'
 import {BaseCommand} from '../lib/ui/base-command.js'
 import {networkFlags, networkParams, progressFlags, progressOptions, stateDbFlag, stateDbPath} from '../lib/ui/common-flags.js'
 import {renderPlan, renderPushResult} from '../lib/ui/output.js'
@@ -64,7 +66,8 @@ export default class Push extends BaseCommand {
       helpGroup: 'transfer',
     }),
     'dry-run': Flags.boolean({
-      description: 'Plan only: list files, layer sizes and the target reference; touches no registry and writes no state.',
+      description:
+        'Plan only: list files, layer sizes, the target reference and which files the registry already holds (read only); uploads nothing and writes no state.',
       helpGroup: 'transfer',
     }),
     'fail-fast': Flags.boolean({
@@ -98,6 +101,18 @@ export default class Push extends BaseCommand {
       description: 'Also list a CNCF ModelPack manifest over the same layer blobs in an index (no extra layer bytes).',
       helpGroup: 'target',
     }),
+    'from-image': Flags.string({
+      description:
+        'An image on the same registry (e.g. the previous release in another repository) whose layers this push may mount ' +
+        "instead of uploading (repeatable); the target repository's own tags are always consulted.",
+      multiple: true,
+      helpGroup: 'target',
+    }),
+    'split-index': Flags.integer({
+      description: 'This process pushes share N of the files (0-based; with --split-count); used by modelcar mirror.',
+      hidden: true,
+    }),
+    'split-count': Flags.integer({description: 'The files are shared among this many processes.', hidden: true}),
     'state-db': stateDbFlag,
     ...networkFlags,
     ...progressFlags,
@@ -108,9 +123,9 @@ export default class Push extends BaseCommand {
     const params = pushParams(flags)
     const stateDb = stateDbPath(flags['state-db'])
     if (flags['dry-run']) {
-      const {plan} = await push({...params, dryRun: true, stateDb, ...networkParams(flags)})
-      if (!this.jsonEnabled()) this.log(renderPlan(plan))
-      return {dryRun: true, ...planJson(plan)}
+      const {plan, discovery} = await push({...params, dryRun: true, stateDb, ...networkParams(flags)})
+      if (!this.jsonEnabled()) this.log(renderPlan(plan, undefined, discovery))
+      return {dryRun: true, ...planJson(plan, discovery)}
     }
     const request = {...params, dryRun: false, stateDb, ...networkParams(flags)}
     const {plan, result} = await pushWithProgress(request, progressOptions(flags))
@@ -119,7 +134,8 @@ export default class Push extends BaseCommand {
   }
 }
 
-function planJson(plan: Awaited<ReturnType<typeof push>>['plan']) {
+function planJson(plan: PushPlan, discovery?: Discovery) {
+  const reuseFrom = (f: PlannedFile) => (discovery ? {reuseFrom: plannedReuse(f, discovery, plan.params.targetRepo) ?? null} : {})
   return {
     hfRepo: plan.params.hfRepo,
     revision: plan.params.revision,
@@ -131,6 +147,21 @@ function planJson(plan: Awaited<ReturnType<typeof push>>['plan']) {
     registryProfile: plan.profile.name,
     warnings: plan.warnings,
     ...(plan.base ? {baseImage: {name: plan.base.image.name, digest: plan.base.image.digest}} : {}),
-    files: plan.files.map((f) => ({path: f.path, size: f.size, layerSize: f.layerSize, ...(f.lfsSha256 ? {lfsSha256: f.lfsSha256} : {})})),
+    ...(discovery
+      ? {
+          discovery: {
+            manifestsRead: discovery.manifestsRead,
+            ...(discovery.skipped ? {skipped: discovery.skipped} : {}),
+            notes: discovery.notes,
+          },
+        }
+      : {}),
+    files: plan.files.map((f) => ({
+      path: f.path,
+      size: f.size,
+      layerSize: f.layerSize,
+      ...(f.lfsSha256 ? {lfsSha256: f.lfsSha256} : {}),
+      ...reuseFrom(f),
+    })),
   }
 }

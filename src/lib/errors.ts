@@ -38,3 +38,8 @@ const ECHO_MAX = 120
 export function quoteInput(s: string): string {
   return JSON.stringify(s.length > ECHO_MAX ? `${s.slice(0, ECHO_MAX)}…` : s)
 }
+
+/** An error's message, or the thrown value as text. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

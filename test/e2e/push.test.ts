@@ -282,7 +282,7 @@ describe('e2e: modelcar push', function () {
     expect(doc.error.message).to.match(/^Hugging Face repo "acme\/nope" was not found/)
   })
 
-  it('--dry-run plans without touching the registry or the state database', async () => {
+  it('--dry-run plans without writing to the registry or the state database (an unreachable registry only skips discovery)', async () => {
     const db = state()
     const res = await runCli(
       ['push', '--hf-repo', 'acme/tiny', '--registry', '127.0.0.1:9', '--target-repo', 'x/y', '--dry-run', '--json'],

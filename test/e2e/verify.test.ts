@@ -167,7 +167,9 @@ describe('e2e: modelcar verify', function () {
     expect(result.images[0].files).to.deep.equal(
       titles.map((title) => {
         const l = layerOf(m, title)
-        return {path: title, layerSize: l.size, sha256: l.annotations['dev.modelcar.content.sha256'], layerDigest: l.digest}
+        const gitBlob = l.annotations['dev.modelcar.git.blob']
+        const sha256 = l.annotations['dev.modelcar.content.sha256']
+        return {path: title, layerSize: l.size, sha256, layerDigest: l.digest, ...(gitBlob ? {gitBlobId: gitBlob} : {})}
       }),
     )
     expect(result.images[0].unnamedLayers).to.deep.equal([])

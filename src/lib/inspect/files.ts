@@ -17,6 +17,8 @@ export interface ImageFileEntry {
   layerSize: number
   sha256: string | null
   layerDigest: string
+  /** dev.modelcar.git.blob: the Hub's git blob id of a file not stored in LFS. */
+  gitBlobId?: string
 }
 
 export interface UnnamedLayer {
@@ -54,13 +56,13 @@ export async function listImageFiles(params: LsParams, env: NodeJS.ProcessEnv = 
   const net = {maxRetries: params.maxRetries, stallTimeoutS: params.stallTimeoutS, env}
   const client = await registryClient(ref.registry, ref.repository, net)
   const reader = new BlobReader(client)
-  const top = await read(reader, ref.digest ?? ref.tag!, display)
+  const top = await readManifest(reader, ref.digest ?? ref.tag!, display)
   const images: ListedImage[] = []
   if (top.manifest.kind === 'manifest') {
     images.push(listed(top.digest, top.manifest))
   } else {
     for (const d of top.manifest.manifests) {
-      const child = await read(reader, d.digest, `${display} (${platformOf(d) ?? shortDigest(d.digest)})`)
+      const child = await readManifest(reader, d.digest, `${display} (${platformOf(d) ?? shortDigest(d.digest)})`)
       if (child.manifest.kind !== 'manifest') continue // a nested index: not a platform image
       const platform = platformOf(d)
       images.push(listed(d.digest, child.manifest, platform, top.manifest.annotations))
@@ -69,7 +71,12 @@ export async function listImageFiles(params: LsParams, env: NodeJS.ProcessEnv = 
   return {reference: display, manifestDigest: top.digest, mediaType: top.manifest.mediaType, images}
 }
 
-async function read(reader: BlobReader, reference: string, what: string): Promise<{digest: string; manifest: ParsedManifest}> {
+/** A manifest or index by tag or digest, parsed; its digest computed from the bytes served. */
+export async function readManifest(
+  reader: BlobReader,
+  reference: string,
+  what: string,
+): Promise<{digest: string; manifest: ParsedManifest}> {
   const fetched = await reader.manifest(reference)
   if (!fetched) {
     const shown = reference.startsWith('sha') ? shortDigest(reference) : reference
@@ -84,16 +91,21 @@ async function read(reader: BlobReader, reference: string, what: string): Promis
   return {digest: digestOf(fetched.body, algorithm), manifest: parsed.manifest}
 }
 
-type ImageManifest = Extract<ParsedManifest, {kind: 'manifest'}>
+export type ImageManifest = Extract<ParsedManifest, {kind: 'manifest'}>
 
-function listed(digest: string, m: ImageManifest, platform?: string, parent: Record<string, string> = {}): ListedImage {
+/** One image manifest as rows of files (layers named by org.opencontainers.image.title) and unnamed layers. */
+export function listed(digest: string, m: ImageManifest, platform?: string, parent: Record<string, string> = {}): ListedImage {
   const annotations = {...parent, ...m.annotations}
   const files: ImageFileEntry[] = []
   const unnamedLayers: UnnamedLayer[] = []
   for (const l of m.layers) {
     const title = l.annotations[ANNOTATION.title]
     if (title === undefined || title === '') unnamedLayers.push(unnamed(l))
-    else files.push({path: title, layerSize: l.size, sha256: l.annotations[ANNOTATION.contentSha256] ?? null, layerDigest: l.digest})
+    else {
+      const gitBlobId = l.annotations[ANNOTATION.gitBlob]
+      const sha256 = l.annotations[ANNOTATION.contentSha256] ?? null
+      files.push({path: title, layerSize: l.size, sha256, layerDigest: l.digest, ...(gitBlobId ? {gitBlobId} : {})})
+    }
   }
   return {
     manifestDigest: digest,

@@ -5,8 +5,7 @@
 // interrupt stops them all. It renders nothing: MirrorEvents carries progress.
 import {EventEmitter} from 'node:events'
 import type {NetworkOptions} from '../clients.js'
-import {EXIT, ModelcarError} from '../errors.js'
-import {errorText} from '../push/execute.js'
+import {errorText, EXIT, ModelcarError} from '../errors.js'
 import {PushEvents, type FileOutcome} from '../push/events.js'
 import {runPool} from '../push/pool.js'
 import {push} from '../push/service.js'
@@ -116,11 +115,12 @@ async function mirrorUnit(
       ...base,
       sha: plan.sha,
       imageRef: plan.imageRef,
-      // A split share that left the manifest to the shard that finds every layer present.
-      outcome: r.manifestDigest ? 'pushed' : 'partial',
+      // A split share that left the image to the shard that finds every layer present
+      // (its manifestDigest names its partial manifest, not the image).
+      outcome: r.complete === false ? 'partial' : 'pushed',
       bytesUploaded: r.bytesUploaded,
       seconds: seconds(),
-      ...(r.manifestDigest ? {digest: r.manifestDigest} : {}),
+      ...(r.complete === false ? {} : {digest: r.manifestDigest}),
       runId: r.runId ?? runId,
       ...(warnings.length > 0 ? {warnings} : {}),
     }

@@ -43,6 +43,7 @@ export type RegistryOp =
   | 'put-manifest'
   | 'get-manifest'
   | 'get-blob'
+  | 'list-tags'
 
 /** Every final status but 401 (the transport answers it with credentials) and the transient ones (retried). */
 const ANY_ANSWER = Array.from({length: 400}, (_, i) => 200 + i).filter((s) => s !== 401 && !(s >= 300 && s < 400) && !isTransientStatus(s))
@@ -296,6 +297,24 @@ export class RegistryClient {
       headers: {accept: MANIFEST_TYPES.join(', ')},
     })
     return res.status === 200 ? res.header('docker-content-digest') : undefined
+  }
+
+  /**
+   * The repository's tags (first page of at most `max`), or [] when the
+   * repository does not exist yet. Registries that refuse listing throw.
+   */
+  async listTags(max = 1000): Promise<string[]> {
+    const url = this.url('tags/list')
+    url.searchParams.set('n', String(max))
+    const what = 'list tags'
+    const scopes = [`repository:${this.repository}:pull`]
+    const res = await this.send('GET', url, {what, op: 'list-tags', accept: [200, 404], scopes, keepBody: true})
+    if (res.status === 404) {
+      await readPrefix(res).catch(() => undefined)
+      return []
+    }
+    const doc = JSON.parse((await this.readBody(res, what)).toString('utf8')) as {tags?: unknown}
+    return Array.isArray(doc.tags) ? doc.tags.filter((t): t is string => typeof t === 'string').slice(0, max) : []
   }
 
   /**

@@ -3,7 +3,7 @@
 // the same base digest always give the same digests. A push without a base
 // image never comes here, so its bytes stay those of manifest.ts.
 import {digestOf} from './digest.js'
-import {canonicalJson, sortLayers, type LayerRecord} from './manifest.js'
+import {canonicalJson, layerAnnotations, sortLayers, type LayerRecord} from './manifest.js'
 import {ANNOTATION, MEDIA, type Descriptor} from './types.js'
 
 export interface Platform {
@@ -64,7 +64,7 @@ export function sourceAnnotations(source: ImageSource): Record<string, string> {
 }
 
 export function modelLayerDescriptor(l: LayerRecord, mediaType: string = MEDIA.layerTar, extra: Record<string, string> = {}) {
-  const annotations = {[ANNOTATION.title]: l.path, [ANNOTATION.contentSha256]: l.contentSha256, ...extra}
+  const annotations = {...layerAnnotations(l), ...extra}
   return {mediaType, digest: l.digest, size: l.size, annotations}
 }
 

@@ -8,6 +8,17 @@ export interface LayerRecord {
   digest: string
   size: number
   contentSha256: string
+  /** The Hub's git blob id, for files not stored in LFS (their only Hub-side identity). */
+  gitBlobId?: string
+}
+
+/** The annotations of a model layer: its file, its content, and for non-LFS files its git blob id. */
+export function layerAnnotations(l: LayerRecord): Record<string, string> {
+  return {
+    [ANNOTATION.title]: l.path,
+    [ANNOTATION.contentSha256]: l.contentSha256,
+    ...(l.gitBlobId ? {[ANNOTATION.gitBlob]: l.gitBlobId} : {}),
+  }
 }
 
 export function canonicalJson(value: unknown): string {
@@ -53,7 +64,7 @@ export function buildImage(
         mediaType: MEDIA.layerTar,
         digest: l.digest,
         size: l.size,
-        annotations: {[ANNOTATION.title]: l.path, [ANNOTATION.contentSha256]: l.contentSha256},
+        annotations: layerAnnotations(l),
       })),
       annotations: {
         [ANNOTATION.source]: source.repoUrl,

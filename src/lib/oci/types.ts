@@ -36,6 +36,8 @@ export const ANNOTATION = {
   source: 'org.opencontainers.image.source',
   revision: 'org.opencontainers.image.revision',
   contentSha256: 'dev.modelcar.content.sha256',
+  /** git blob id (sha1) of a file not stored in LFS: what a later push matches it on. */
+  gitBlob: 'dev.modelcar.git.blob',
   hfRepo: 'dev.modelcar.hf.repo',
   baseName: 'org.opencontainers.image.base.name',
   baseDigest: 'org.opencontainers.image.base.digest',

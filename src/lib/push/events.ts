@@ -2,6 +2,7 @@
 // never renders: a terminal view, a log view or a library caller listens here.
 import {EventEmitter} from 'node:events'
 import type {UploadMode} from '../oci/profiles.js'
+import type {Discovery} from './discover.js'
 import type {PlannedFile, PushPlan} from './plan.js'
 import type {LayerResult} from './transfer.js'
 
@@ -10,6 +11,8 @@ export type FileOutcome = 'uploaded' | 'exists' | 'mounted'
 export interface PushEventMap {
   /** The files are listed and sized; nothing has moved yet. */
   plan: [plan: PushPlan]
+  /** What the registry's manifests offer for reuse, read before any file moves. */
+  discovered: [discovery: Discovery]
   /** The run this push records into (new or continued): the one `modelcar resume` takes up. */
   run: [runId: number]
   /** This push continues an unfinished run. */

@@ -1,28 +1,33 @@
-// A push, top to bottom: check the registry, record the plan, move every file
-// over the push's own pool of workers (skip or cross-mount layers the
-// registry already has; a base image's layers come first), then write configs
-// and manifests and tag them (publish.ts). Progress leaves only as events.
-import {ModelcarError} from '../errors.js'
+// A push, top to bottom: check the registry, learn what it holds (discover.ts),
+// record the plan, move every file over the push's own pool of workers (skip
+// or cross-mount layers the registry already has; a base image's layers come
+// first), then write configs and manifests and tag them (publish.ts). A split
+// push moves its share, tags a partial manifest, and the shard that finds
+// every layer present tags the image. Progress leaves only as events.
+import {errorText, ModelcarError} from '../errors.js'
 import type {HubClient} from '../hf/client.js'
 import {shortDigest} from '../oci/digest.js'
 import type {LayerRecord} from '../oci/manifest.js'
+import {validateTag} from '../oci/reference.js'
 import type {RegistryClient} from '../oci/client.js'
 import type {UploadModes} from '../oci/profiles.js'
 import type {RetryPolicy} from '../http/retry.js'
 import {sourceKey, type BlobStore} from '../state/blobs.js'
+import {discover, discoveredFor, type Discovery, type DiscoverySource, type ReuseCandidate} from './discover.js'
+import {assignShards, splitTag} from './split.js'
 import type {RunFileRow, RunStore} from '../state/runs.js'
 import {copyBaseLayers} from './base-image.js'
 import {PushEvents, type FileOutcome} from './events.js'
 import type {PlannedFile, PushPlan} from './plan.js'
 import {runPool} from './pool.js'
-import {publishImage} from './publish.js'
+import {publishImage, publishPartial} from './publish.js'
 import {SegmentShares} from './segments.js'
 import {transferLayer, type LayerResult} from './transfer.js'
 
 export type {FileOutcome} from './events.js'
 
 /** A layer the registry has already: nothing to upload. */
-type Reused = LayerResult & {outcome: Exclude<FileOutcome, 'uploaded'>}
+type Reused = LayerResult & {outcome: Exclude<FileOutcome, 'uploaded'>; from?: string}
 
 export interface PushDeps {
   hub: HubClient
@@ -36,6 +41,10 @@ export interface PushDeps {
   registryKey: string
   /** The upload mode in force (learnt from refusals as the push goes). */
   modes: UploadModes
+  /** A client for another repository of the registry (--from-image); discovery reads only the target without it. */
+  clientFor?: (repository: string) => Promise<RegistryClient>
+  /** What the registry's manifests offer for reuse (set by executePush before files move). */
+  discovery?: Discovery
 }
 
 export interface PushResult {
@@ -44,7 +53,7 @@ export interface PushResult {
   imageRef: string
   imageRefDigest: string
   tags: string[]
-  files: Array<{path: string; digest: string; size: number; contentSha256: string; outcome: FileOutcome}>
+  files: Array<{path: string; digest: string; size: number; contentSha256: string; outcome: FileOutcome; from?: string}>
   /** Bytes sent in PATCH bodies by this process (re-sends included). */
   bytesUploaded: number
   /** Bytes re-read from the Hub to rebuild hashes of resumed uploads. */
@@ -52,6 +61,10 @@ export interface PushResult {
   seconds: number
   /** Things the caller should know although the push succeeded (a tag moved by another push). */
   warnings: string[]
+  /** false: a split push whose other shards have not all finished; the tags name its partial manifest. Always set by a push. */
+  complete?: boolean
+  /** Shards whose layers are still missing (split pushes only). */
+  waitingFor?: number[]
 }
 
 export class FilesFailedError extends ModelcarError {
@@ -93,17 +106,24 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   const started = Date.now()
   const {registry, events = new PushEvents()} = deps
   const params = plan.params
-  deps.runs?.setPlan(runId!, {sha: plan.sha, tag: plan.tag, files: plan.files})
+  if (params.split) validateTag(splitTag(plan.tag, params.split), 'the split tag (shorten --target-tag)')
+  const shards = params.split ? assignShards(plan.files, params.split.count) : undefined
+  const mine = shards ? plan.files.filter((f) => shards.get(f.path) === params.split!.index) : plan.files
+  deps.runs?.setPlan(runId!, {sha: plan.sha, tag: plan.tag, files: mine})
   if (plan.base) {
     events.emit('phase', `Bringing the layers of ${plan.base.image.name}@${shortDigest(plan.base.image.digest)}`)
     await copyBaseLayers(plan.base, registry, {signal: deps.signal})
   }
+  if (!params.force && !deps.discovery) {
+    deps = {...deps, discovery: await discoverFor(plan, deps)}
+    events.emit('discovered', deps.discovery!)
+  }
 
-  const results = new Map<string, LayerResult & {outcome: FileOutcome}>()
+  const results = new Map<string, LayerResult & {outcome: FileOutcome; from?: string}>()
   let bytesUploaded = 0
   let bytesReread = 0
   // Biggest first, so the last worker is not left alone with the largest shard.
-  const queue = [...plan.files].sort((a, b) => b.layerSize - a.layerSize || (a.path < b.path ? -1 : 1))
+  const queue = [...mine].sort((a, b) => b.layerSize - a.layerSize || (a.path < b.path ? -1 : 1))
   for (const file of queue) events.emit('fileQueued', file)
   const shares = new SegmentShares(params.workers)
   const failures = await runPool(
@@ -119,8 +139,8 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
         if (reused) {
           if (reused.outcome === 'exists') remember(file, reused, plan, deps) // it may have been committed by a process that died before recording it
           results.set(file.path, reused)
-          deps.runs?.fileDone(runId!, file.path, reused)
-          const {outcome, ...result} = reused
+          const {outcome, from, ...result} = reused
+          deps.runs?.fileDone(runId!, file.path, result)
           events.emit('fileSkipped', file, result, outcome)
           return
         }
@@ -175,29 +195,91 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
       runId,
     )
 
-  const layers: LayerRecord[] = plan.files.map((f) => {
+  const layerOf = (f: PlannedFile): LayerRecord => {
     const r = results.get(f.path)!
-    return {path: f.path, digest: r.digest, size: r.size, contentSha256: r.contentSha256}
-  })
+    return {path: f.path, digest: r.digest, size: r.size, contentSha256: r.contentSha256, ...(f.lfsSha256 ? {} : {gitBlobId: f.oid})}
+  }
+  const summary = () => ({runId, bytesUploaded, bytesReread, seconds: (Date.now() - started) / 1000})
+  if (params.split) {
+    // This shard's layers under its split tag, so the others (and later pushes) find them.
+    const tag = splitTag(plan.tag, params.split)
+    const digest = await publishPartial(mine.map(layerOf), plan, registry, tag)
+    events.emit('manifestPushed', {digest, tags: [tag]})
+    const waitingFor = await otherShards(plan, shards!, results, deps)
+    if (waitingFor.length > 0) {
+      events.emit('phase', `Shard(s) ${waitingFor.join(', ')} not finished yet: the last shard to finish pushes the image`)
+      const files = mine.map((f) => ({path: f.path, ...results.get(f.path)!}))
+      return {...summary(), ...refs(plan, digest, tag), tags: [tag], files, warnings: [], complete: false, waitingFor}
+    }
+  }
   events.emit('phase', 'Pushing config and manifest')
   const tags = [plan.tag, ...params.alsoTags.filter((t) => t !== plan.tag)]
-  const manifestDigest = await publishImage(layers, plan, registry, tags)
+  const manifestDigest = await publishImage(plan.files.map(layerOf), plan, registry, tags)
   events.emit('manifestPushed', {digest: manifestDigest, tags})
   const warnings = await movedTags(registry, tags, manifestDigest)
   for (const warning of warnings) events.emit('warning', warning)
-  const base = `${params.registry.display}/${params.targetRepo}`
-  return {
-    runId,
-    manifestDigest,
-    imageRef: `${base}:${plan.tag}`,
-    imageRefDigest: `${base}@${manifestDigest}`,
-    tags,
-    files: plan.files.map((f) => ({path: f.path, ...results.get(f.path)!})),
-    bytesUploaded,
-    bytesReread,
-    seconds: (Date.now() - started) / 1000,
-    warnings,
-  }
+  const files = plan.files.map((f) => ({path: f.path, ...results.get(f.path)!}))
+  return {...summary(), ...refs(plan, manifestDigest, plan.tag), tags, files, warnings, complete: true}
+}
+
+function refs(plan: PushPlan, digest: string, tag: string) {
+  const base = `${plan.params.registry.display}/${plan.params.targetRepo}`
+  return {manifestDigest: digest, imageRef: `${base}:${tag}`, imageRefDigest: `${base}@${digest}`}
+}
+
+/** What the target repository's tags and --from-image offer; never fails the push. */
+async function discoverFor(plan: PushPlan, deps: PushDeps, only?: DiscoverySource[]): Promise<Discovery> {
+  const params = plan.params
+  return discover({
+    target: deps.registry,
+    clientFor: deps.clientFor ?? (() => Promise.reject(new Error('no client for another repository'))),
+    targetRepo: params.targetRepo,
+    tag: plan.tag,
+    alsoTags: params.alsoTags,
+    fromImages: params.fromImages ?? [],
+    ...(only ? {only} : {}),
+  })
+}
+
+/**
+ * Is every layer of the full image in the registry? The other shards' partial
+ * manifests (and what discovery found before) name them; each is HEADed (or
+ * mounted) like any reused layer. Fills `results`; returns the shards still missing.
+ */
+async function otherShards(
+  plan: PushPlan,
+  shards: Map<string, number>,
+  results: Map<string, LayerResult & {outcome: FileOutcome; from?: string}>,
+  deps: PushDeps,
+): Promise<number[]> {
+  const {index, count} = plan.params.split!
+  const others = Array.from({length: count}, (_, i) => i).filter((i) => i !== index)
+  const sources = others.map((i) => ({repository: plan.params.targetRepo, reference: splitTag(plan.tag, {index: i, count})}))
+  const partials = await discoverFor(plan, deps, sources)
+  const discovery = mergeDiscoveries(partials, deps.discovery)
+  const missing = new Set<number>()
+  const theirs = plan.files.filter((f) => !results.has(f.path))
+  const failures = await runPool(
+    theirs,
+    plan.params.workers,
+    async (file) => {
+      const found = await reuseExisting(file, plan, {...deps, discovery})
+      if (found) {
+        if (found.outcome === 'exists') remember(file, found, plan, deps)
+        results.set(file.path, found)
+      } else missing.add(shards.get(file.path)!)
+    },
+    {failFast: true, signal: deps.signal},
+  )
+  if (failures.length > 0) throw failures[0].error
+  return [...missing].sort((a, b) => a - b)
+}
+
+function mergeDiscoveries(a: Discovery, b: Discovery | undefined): Discovery {
+  if (!b) return a
+  const layers = new Map(a.layers)
+  for (const [path, list] of b.layers) layers.set(path, [...(layers.get(path) ?? []), ...list])
+  return {layers, manifestsRead: a.manifestsRead + b.manifestsRead, notes: [...a.notes, ...b.notes]}
 }
 
 /**
@@ -213,25 +295,55 @@ async function alreadyPushed(file: PlannedFile, saved: RunFileRow | undefined, d
 }
 
 /**
- * The bytes of a layer depend only on its path and content, so a blob pushed
- * before from the same file can be reused: HEAD it here, or mount it from the
- * repository where we pushed it.
+ * The bytes of a layer depend only on its path and content, so a blob that
+ * holds the same file can be reused: one the registry's manifests list
+ * (discovery, the authority) or one the state db remembers (its cache).
+ *
+ * What is checked: the blob exists in the target (HEAD, or a mount from the
+ * repository that has it) with the layer size this file's path and size
+ * give. What stays trusted: that the manifest's annotations (content sha256,
+ * git blob id) describe the blob's bytes. That is acceptable: anyone who can
+ * write such a manifest can already tag any image in this registry; the new
+ * manifest references the blob by its digest, so the image stays
+ * self-consistent, and `modelcar verify --deep --against-hf` re-hashes
+ * every layer and checks its files against the Hub.
  */
 async function reuseExisting(file: PlannedFile, plan: PushPlan, deps: PushDeps): Promise<Reused | undefined> {
-  if (!deps.blobs) return undefined
-  for (const known of deps.blobs.find(deps.registryKey, plan.params.targetRepo, sourceKey(file))) {
+  const target = plan.params.targetRepo
+  for (const known of reuseCandidates(file, plan, deps)) {
     if (known.size !== file.layerSize || !known.contentSha256) continue
     const result = {digest: known.digest, size: known.size, contentSha256: known.contentSha256}
-    if (known.repository === plan.params.targetRepo) {
+    const from = known.from ? {from: known.from} : {}
+    if (known.repository === target) {
       const found = await deps.registry.headBlob(known.digest)
-      if (found && found.size === known.size) return {...result, outcome: 'exists'}
+      if (found && found.size === known.size) return {...result, outcome: 'exists', ...from}
     } else if (await deps.registry.mountBlob(known.digest, known.repository).catch(() => false)) {
-      await deps.registry.checkBlob(known.digest, known.size)
+      // Mounted, but with the size this file needs? Otherwise upload it after all.
+      const mounted = await deps.registry.checkBlob(known.digest, known.size).then(
+        () => true,
+        () => false,
+      )
+      if (!mounted) continue
       remember(file, result, plan, deps)
-      return {...result, outcome: 'mounted'}
+      return {...result, outcome: 'mounted', ...from}
     }
   }
   return undefined
+}
+
+/** The registry's candidates in the target, then the state db's, then the registry's in other repositories (a mount). */
+function reuseCandidates(file: PlannedFile, plan: PushPlan, deps: PushDeps): ReuseCandidate[] {
+  const target = plan.params.targetRepo
+  const found = discoveredFor(file, deps.discovery)
+  const cached = deps.blobs?.find(deps.registryKey, target, sourceKey(file)) ?? []
+  const all = [...found.filter((c) => c.repository === target), ...cached, ...found.filter((c) => c.repository !== target)]
+  const seen = new Set<string>()
+  return all.filter((c) => {
+    const key = `${c.repository}\u0000${c.digest}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
 }
 
 /** The blob history: this layer is in the target repository now. */
@@ -248,8 +360,4 @@ function remember(file: PlannedFile, layer: LayerResult, plan: PushPlan, deps: P
     path: file.path,
     contentSha256: layer.contentSha256,
   })
-}
-
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

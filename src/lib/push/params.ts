@@ -6,6 +6,7 @@ import {platformText} from '../oci/image.js'
 import {parseImageReference, parseRegistry, validateRepository, validateTag} from '../oci/reference.js'
 import type {UploadModeFlag} from '../oci/profiles.js'
 import {parsePlatform} from './base-image.js'
+import {validateSplit} from './split.js'
 import type {PushParams} from './plan.js'
 
 export const MAX_WORKERS = 8
@@ -27,6 +28,9 @@ export interface PushFlags {
   'base-image'?: string
   platform?: string[]
   modelpack?: boolean
+  'from-image'?: string[]
+  'split-index'?: number
+  'split-count'?: number
 }
 
 /** --workers, shared by push and verify. */
@@ -66,6 +70,26 @@ export function pushParams(flags: PushFlags): PushParams {
     force: flags.force ?? false,
     uploadMode: (flags['upload-mode'] ?? 'auto') as UploadModeFlag,
     ...imageParams(flags),
+    ...reuseParams(flags, registry),
+  }
+}
+
+/** --from-image (images of the same registry to mount layers from) and --split-index/--split-count. */
+function reuseParams(flags: PushFlags, registry: PushParams['registry']): Pick<PushParams, 'fromImages' | 'split'> {
+  const fromImages = (flags['from-image'] ?? []).map((raw) => {
+    const ref = parseImageReference(raw)
+    if (ref.registry.host !== registry.host)
+      throw new UsageError(
+        `--from-image ${ref.registry.host}/${ref.repository} is on another registry than --registry ${registry.host}: layers are mounted within one registry; name an image on ${registry.host}.`,
+      )
+    return {repository: ref.repository, reference: ref.digest ?? ref.tag!}
+  })
+  const index = flags['split-index']
+  const count = flags['split-count']
+  if ((index === undefined) !== (count === undefined)) throw new UsageError('--split-index and --split-count go together.')
+  return {
+    ...(fromImages.length > 0 ? {fromImages} : {}),
+    ...(index !== undefined && count !== undefined ? {split: validateSplit({index, count})} : {}),
   }
 }
 

@@ -9,7 +9,9 @@ import {planWarnings, profileFor, type RegistryProfile, type UploadModeFlag} fro
 import type {RegistryEndpoint} from '../oci/reference.js'
 import type {Platform} from '../oci/image.js'
 import type {ResolvedBase} from './base-image.js'
+import type {DiscoverySource} from './discover.js'
 import {fileFilter} from './filter.js'
+import type {Split} from './split.js'
 
 export interface PushParams {
   hfRepo: string
@@ -33,8 +35,10 @@ export interface PushParams {
   platforms?: Platform[]
   /** --modelpack: a ModelPack manifest over the same layers, in the index. */
   modelpack?: boolean
-  /** This process's share of the files (mirror split-files); the push that finds every layer present pushes the manifest. */
-  split?: {index: number; count: number}
+  /** --from-image: more images of the same registry whose layers this push may mount. */
+  fromImages?: DiscoverySource[]
+  /** This process pushes one share of the files (modelcar mirror --split-files). */
+  split?: Split
 }
 
 export interface PlannedFile extends HubFile {

@@ -48,6 +48,14 @@ export async function publishImage(layers: LayerRecord[], plan: PushPlan, regist
   return digest
 }
 
+/** A split shard's layers as a plain image under `tag` (no base, no index): what the other shards read. */
+export async function publishPartial(layers: LayerRecord[], plan: PushPlan, registry: RegistryClient, tag: string): Promise<string> {
+  const image = buildImage(layers, {hfRepo: plan.params.hfRepo, repoUrl: plan.repoUrl, sha: plan.sha})
+  await pushConfig(registry, image.config, image.configDigest)
+  await tagAll(registry, [tag], image.manifest, MEDIA.manifest, image.manifestDigest)
+  return image.manifestDigest
+}
+
 async function pushConfig(registry: RegistryClient, config: Buffer, digest: string): Promise<void> {
   if (!(await registry.headBlob(digest))) await registry.pushBlob(config, digest)
 }

@@ -3,9 +3,9 @@
 // the run (re-running the same push continues it), takes the run's lock,
 // executes, and closes the run record whatever happens. It renders nothing:
 // what happens leaves through the caller's PushEvents.
-import {hubClient, registryClient, retryPolicy} from '../clients.js'
+import {hubClient, registryClient, retryPolicy, type NetworkOptions} from '../clients.js'
 import {DEFAULT_HF_ENDPOINT} from '../hf/token.js'
-import {EXIT, ModelcarError, UsageError} from '../errors.js'
+import {errorText, EXIT, ModelcarError, UsageError} from '../errors.js'
 import {parseRegistry} from '../oci/reference.js'
 import {profileFor, UploadModes, type UploadModeFlag} from '../oci/profiles.js'
 import {BlobStore} from '../state/blobs.js'
@@ -17,8 +17,9 @@ import {checkpointFromRow} from '../state/checkpoint.js'
 import {RunStore, type RunRow} from '../state/runs.js'
 import {platformText} from '../oci/image.js'
 import {parsePlatform, resolveBaseImage} from './base-image.js'
+import {discover, emptyDiscovery, type Discovery, type DiscoverySource} from './discover.js'
 import {PushEvents} from './events.js'
-import {errorText, executePush, type PushResult} from './execute.js'
+import {executePush, type PushResult} from './execute.js'
 import {planPush, type PushParams, type PushPlan} from './plan.js'
 
 export interface PushRequest extends PushParams {
@@ -38,6 +39,8 @@ export interface PushRequest extends PushParams {
 export interface PushOutcome {
   plan: PushPlan
   result?: PushResult
+  /** --dry-run: what the registry offers for reuse (read only; `skipped` says when it could not be read). */
+  discovery?: Discovery
 }
 
 export interface PushOptions {
@@ -72,7 +75,7 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
     throw error
   }
   events.emit('plan', plan)
-  if (!db) return {plan}
+  if (!db) return {plan, ...(req.force ? {} : {discovery: await dryRunDiscovery(req, plan, net)})}
 
   try {
     const runs = new RunStore(db)
@@ -114,6 +117,7 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
           policy,
           signal: opts.signal,
           registryKey: req.registry.baseUrl,
+          clientFor: (repository) => registryClient(req.registry, repository, net),
           modes,
           events,
         },
@@ -129,6 +133,28 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
     }
   } finally {
     db.close()
+  }
+}
+
+/**
+ * What --dry-run says about reuse: discovery, read only, and quickly given up
+ * (no retries) when the registry cannot be reached; that never fails a dry run.
+ */
+async function dryRunDiscovery(req: PushRequest, plan: PushPlan, net: NetworkOptions): Promise<Discovery> {
+  const once = {...net, maxRetries: 0}
+  try {
+    const target = await registryClient(req.registry, req.targetRepo, once)
+    await target.ping()
+    return await discover({
+      target,
+      clientFor: (repository) => registryClient(req.registry, repository, once),
+      targetRepo: req.targetRepo,
+      tag: plan.tag,
+      alsoTags: req.alsoTags,
+      fromImages: req.fromImages ?? [],
+    })
+  } catch (error) {
+    return emptyDiscovery(errorText(error))
   }
 }
 
@@ -228,6 +254,8 @@ function requestFromRun(run: RunRow, stateDb: string): PushRequest {
     ...(p.baseImage ? {baseImage: text(p.baseImage), baseDigest: text(p.baseDigest)} : {}),
     ...(Array.isArray(p.platforms) ? {platforms: (p.platforms as string[]).map(parsePlatform)} : {}),
     ...(p.modelpack ? {modelpack: true} : {}),
+    ...(Array.isArray(p.fromImages) ? {fromImages: p.fromImages as DiscoverySource[]} : {}),
+    ...(p.split ? {split: p.split as {index: number; count: number}} : {}),
     dryRun: false,
     stateDb,
     runId: run.id,
@@ -240,6 +268,8 @@ function pushKey(req: PushParams, plan: PushPlan): string {
   // Only when set, so plain pushes keep the keys earlier versions recorded.
   const image = imageRecord(req, plan)
   if (Object.keys(image).length > 0) key.push(image)
+  // Each shard of a split push is its own run (another share of the files).
+  if (req.split) key.push({split: req.split})
   return JSON.stringify(key)
 }
 
@@ -269,6 +299,8 @@ function paramsRecord(req: PushRequest, plan: PushPlan): Record<string, unknown>
     failFast: req.failFast,
     force: req.force ?? false,
     uploadMode: req.uploadMode,
+    ...(req.fromImages?.length ? {fromImages: req.fromImages} : {}),
+    ...(req.split ? {split: req.split} : {}),
     ...imageRecord(req, plan),
   }
 }

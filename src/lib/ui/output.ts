@@ -1,6 +1,7 @@
 // What push and resume print on stdout: plain `KEY=value` lines for scripts
 // and cosign; and the small aligned tables every renderer uses.
 import type {PushPlan} from '../push/plan.js'
+import {plannedReuse, type Discovery} from '../push/discover.js'
 import type {PushResult} from '../push/execute.js'
 import {platformText} from '../oci/image.js'
 import {bytes} from './format.js'
@@ -37,19 +38,35 @@ export function table(rows: string[][], header?: string[], fit: TableFit = {}): 
   return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : padEnd(c, widths[i]))).join(' '.repeat(GAP))).join('\n')
 }
 
-export function renderPlan(plan: PushPlan, width: number | undefined = terminalWidth()): string {
-  const rows = plan.files.map((f) => [f.path, bytes(f.size), String(f.layerSize), f.lfsSha256 ? 'lfs' : ''])
+export function renderPlan(plan: PushPlan, width: number | undefined = terminalWidth(), discovery?: Discovery): string {
+  const reuse = plan.files.map((f) => plannedReuse(f, discovery, plan.params.targetRepo))
+  const rows = plan.files.map((f, i) => [
+    f.path,
+    bytes(f.size),
+    String(f.layerSize),
+    f.lfsSha256 ? 'lfs' : '',
+    ...(discovery ? [reuse[i] ? `reuse ${reuse[i]}` : 'upload'] : []),
+  ])
+  const header = ['FILE', 'SIZE', 'LAYER BYTES', '', ...(discovery ? ['REGISTRY'] : [])]
+  const shrink = [{column: 0, cut: 'middle' as const}, ...(discovery ? [{column: 4, cut: 'end' as const}] : [])]
   return [
     `${plan.params.hfRepo}@${plan.sha} (${plan.params.revision}) → ${plan.imageRef}`,
     '',
-    table(rows, ['FILE', 'SIZE', 'LAYER BYTES', ''], {width, shrink: [{column: 0, cut: 'middle'}]}),
+    table(rows, header, {width, shrink}),
     '',
     `${plan.files.length} files, ${bytes(plan.totalBytes)} (${plan.totalLayerBytes} layer bytes)`,
+    ...(discovery ? [discoveryLine(discovery, reuse.filter(Boolean).length, plan.files.length)] : []),
     `registry profile: ${plan.profile.name} (${plan.params.uploadMode === 'auto' ? `${plan.profile.mode} uploads` : `${plan.params.uploadMode} uploads, forced`})`,
     ...imageLines(plan),
     ...plan.warnings.map((w) => `warning: ${w}`),
     `IMAGEREF=${plan.imageRef}`,
   ].join('\n')
+}
+
+/** What --dry-run learnt from the registry, or why it could not ask. */
+function discoveryLine(d: Discovery, reused: number, files: number): string {
+  if (d.skipped) return `registry discovery skipped (${d.skipped}): every file would be uploaded unless the state database knows it`
+  return `registry: ${d.manifestsRead} manifest(s) read; ${reused} of ${files} files would be reused (checked with HEAD when the push runs)`
 }
 
 /** What the image is built on and how it is listed, when the push asks for more than FROM scratch. */
@@ -64,5 +81,8 @@ function imageLines(plan: PushPlan): string[] {
 }
 
 export function renderPushResult(result: PushResult): string {
-  return [`MANIFESTDIGEST=${result.manifestDigest}`, `IMAGEREF=${result.imageRef}`, `IMAGEREFDIGEST=${result.imageRefDigest}`].join('\n')
+  const lines = [`MANIFESTDIGEST=${result.manifestDigest}`, `IMAGEREF=${result.imageRef}`, `IMAGEREFDIGEST=${result.imageRefDigest}`]
+  // A split shard that is not the last: the references name its partial manifest.
+  if (result.complete === false) lines.push('COMPLETE=false', `WAITINGFOR=${(result.waitingFor ?? []).join(',')}`)
+  return lines.join('\n')
 }

@@ -46,3 +46,28 @@ describe('push/params: --base-image, --platform, --modelpack', () => {
     expect(refused({'base-image': 'localhost:5000/b'})).to.include('names no tag or digest')
   })
 })
+
+describe('push/params: --from-image, --split-index/--split-count', () => {
+  it('takes images of the same registry by tag or digest', () => {
+    const digest = `sha256:${'a'.repeat(64)}`
+    const params = pushParams({...FLAGS, 'from-image': ['localhost:5000/old/model:v1', `localhost:5000/other@${digest}`]})
+    expect(params.fromImages).to.deep.equal([
+      {repository: 'old/model', reference: 'v1'},
+      {repository: 'other', reference: digest},
+    ])
+    expect(pushParams(FLAGS)).to.not.have.any.keys('fromImages', 'split')
+  })
+
+  it('refuses an image on another registry: layers are mounted, never copied across registries', () => {
+    expect(() => pushParams({...FLAGS, 'from-image': ['ghcr.io/old/model:v1']}))
+      .to.throw(UsageError)
+      .with.property('message')
+      .that.matches(/^--from-image ghcr\.io\/old\/model is on another registry than --registry localhost:5000/)
+  })
+
+  it('takes a split only as a pair, within range', () => {
+    expect(pushParams({...FLAGS, 'split-index': 2, 'split-count': 3}).split).to.deep.equal({index: 2, count: 3})
+    expect(() => pushParams({...FLAGS, 'split-index': 1})).to.throw(UsageError, '--split-index and --split-count go together')
+    expect(() => pushParams({...FLAGS, 'split-index': 3, 'split-count': 3})).to.throw(UsageError, '--split-index must be')
+  })
+})

@@ -190,6 +190,10 @@ export function logPushLines(
   events.on('route', (message) => log(`route: ${message}`))
   events.on('retry', (message) => log(`retry: ${message}`))
   events.on('fileResumed', (file, offset) => log(`retry: resuming ${file.path} at byte ${offset} of ${file.layerSize}`))
+  events.on('discovered', (d) => {
+    log(`discovery: ${d.manifestsRead} manifest(s) read, layers of ${d.layers.size} file path(s) known`)
+    for (const note of d.notes) log(`discovery: ${note}`)
+  })
 }
 
 export function errorMessage(error: unknown): string {
