@@ -6,14 +6,16 @@ import {ModelcarError} from '../errors.js'
 import type {HubClient} from '../hf/client.js'
 import {shortDigest} from '../oci/digest.js'
 import type {LayerRecord} from '../oci/manifest.js'
-import type {RegistryClient} from '../oci/client.js'
+import {RegistryClient} from '../oci/client.js'
+import type {ImageTarget} from '../oci/target.js'
 import type {UploadModes} from '../oci/profiles.js'
 import type {RetryPolicy} from '../http/retry.js'
 import {sourceKey, type BlobStore} from '../state/blobs.js'
 import type {RunFileRow, RunStore} from '../state/runs.js'
 import {copyBaseLayers} from './base-image.js'
 import {PushEvents, type FileOutcome} from './events.js'
-import type {PlannedFile, PushPlan} from './plan.js'
+import {targetName, type PlannedFile, type PushParams, type PushPlan} from './plan.js'
+import type {LayerCheckpoint} from '../state/checkpoint.js'
 import {runPool} from './pool.js'
 import {publishImage} from './publish.js'
 import {transferLayer, type LayerResult} from './transfer.js'
@@ -25,7 +27,7 @@ type Reused = LayerResult & {outcome: Exclude<FileOutcome, 'uploaded'>}
 
 export interface PushDeps {
   hub: HubClient
-  registry: RegistryClient
+  registry: ImageTarget
   runs?: RunStore
   blobs?: BlobStore
   events?: PushEvents
@@ -75,7 +77,7 @@ export class FilesFailedError extends ModelcarError {
  * back, and say so when it no longer points at this push's manifest (the
  * digest printed stays right; the tag does not).
  */
-async function movedTags(registry: RegistryClient, tags: string[], digest: string): Promise<string[]> {
+async function movedTags(registry: ImageTarget, tags: string[], digest: string): Promise<string[]> {
   const warnings: string[] = []
   for (const tag of tags) {
     const now = await registry.resolveManifest(tag).catch(() => undefined)
@@ -94,6 +96,9 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   const params = plan.params
   deps.runs?.setPlan(runId!, {sha: plan.sha, tag: plan.tag, files: plan.files})
   if (plan.base) {
+    // Base layers are copied registry to registry (params.ts refuses --base-image with a layout).
+    if (!(registry instanceof RegistryClient))
+      throw new ModelcarError('--base-image needs a registry target: push with --registry.', {code: 'E_USAGE', exitCode: 2})
     events.emit('phase', `Bringing the layers of ${plan.base.image.name}@${shortDigest(plan.base.image.digest)}`)
     await copyBaseLayers(plan.base, registry, {signal: deps.signal})
   }
@@ -121,7 +126,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
           return
         }
         deps.runs?.fileUploading(runId!, file.path)
-        const resume = params.force ? undefined : deps.runs?.savedCheckpoint(runId!, file.path)
+        const resume = params.force ? undefined : ownSession(deps.runs?.savedCheckpoint(runId!, file.path), params)
         const result = await transferLayer(file, {
           hub: deps.hub,
           hfRepo: params.hfRepo,
@@ -178,7 +183,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   events.emit('manifestPushed', {digest: manifestDigest, tags})
   const warnings = await movedTags(registry, tags, manifestDigest)
   for (const warning of warnings) events.emit('warning', warning)
-  const base = `${params.registry.display}/${params.targetRepo}`
+  const base = targetName(params)
   return {
     runId,
     manifestDigest,
@@ -225,6 +230,11 @@ async function reuseExisting(file: PlannedFile, plan: PushPlan, deps: PushDeps):
     }
   }
   return undefined
+}
+
+/** A layout's sessions are file: URLs, a registry's http(s): a checkpoint of the other kind (a damaged database) is no session. */
+function ownSession(cp: LayerCheckpoint | undefined, params: PushParams): LayerCheckpoint | undefined {
+  return cp && (cp.location.protocol === 'file:') === Boolean(params.layout) ? cp : undefined
 }
 
 /** The blob history: this layer is in the target repository now. */

@@ -3,7 +3,7 @@
 // platform gets its own manifest over the same model layers; with several
 // platforms or --modelpack they are listed in one index, which the tags name.
 import {ModelcarError} from '../errors.js'
-import type {RegistryClient} from '../oci/client.js'
+import type {ImageTarget} from '../oci/target.js'
 import {buildBasedImage, buildIndex, sourceAnnotations, type BuiltImage, type IndexEntry} from '../oci/image.js'
 import {buildImage, type LayerRecord} from '../oci/manifest.js'
 import {buildModelPack, MODELPACK} from '../oci/modelpack.js'
@@ -11,7 +11,7 @@ import {ANNOTATION, MEDIA} from '../oci/types.js'
 import type {PushPlan} from './plan.js'
 
 /** Pushes every blob and manifest the image needs, then tags it; returns the digest the tags name. */
-export async function publishImage(layers: LayerRecord[], plan: PushPlan, registry: RegistryClient, tags: string[]): Promise<string> {
+export async function publishImage(layers: LayerRecord[], plan: PushPlan, registry: ImageTarget, tags: string[]): Promise<string> {
   const params = plan.params
   const source = {hfRepo: params.hfRepo, repoUrl: plan.repoUrl, sha: plan.sha}
   const base = plan.base?.image
@@ -48,11 +48,11 @@ export async function publishImage(layers: LayerRecord[], plan: PushPlan, regist
   return digest
 }
 
-async function pushConfig(registry: RegistryClient, config: Buffer, digest: string): Promise<void> {
+async function pushConfig(registry: ImageTarget, config: Buffer, digest: string): Promise<void> {
   if (!(await registry.headBlob(digest))) await registry.pushBlob(config, digest)
 }
 
-async function tagAll(registry: RegistryClient, references: string[], body: Buffer, mediaType: string, digest: string): Promise<void> {
+async function tagAll(registry: ImageTarget, references: string[], body: Buffer, mediaType: string, digest: string): Promise<void> {
   for (const reference of references) {
     const reported = await registry.putManifest(reference, body, mediaType)
     if (reported && reported !== digest) {

@@ -8,7 +8,8 @@ import type {HubClient} from '../hf/client.js'
 import {RangeIgnoredError} from '../hf/client.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {backoffDelay, defaultRetryPolicy, isRetryable, type RetryPolicy} from '../http/retry.js'
-import {RegistryRefusedError, type RegistryClient} from '../oci/client.js'
+import {RegistryRefusedError} from '../oci/client.js'
+import type {ImageTarget} from '../oci/target.js'
 import {clampChunk, type UploadMode, type UploadModes} from '../oci/profiles.js'
 import {BlobUpload, CutCancelsSessionError, heldBytes, ModeRefusedError, RestartLayerError, type UploadAck} from '../oci/upload.js'
 import {savedStateOffset, type LayerCheckpoint} from '../state/checkpoint.js'
@@ -20,7 +21,7 @@ export interface TransferContext {
   hub: HubClient
   hfRepo: string
   sha: string
-  registry: RegistryClient
+  registry: ImageTarget
   /** The upload mode in force for this registry; shared by the workers of a push. */
   modes: UploadModes
   /** Bytes per PATCH; undefined: sized from the measured rate (chunk-size.ts). */

@@ -45,7 +45,9 @@ export function renderPlan(plan: PushPlan, width: number | undefined = terminalW
     table(rows, ['FILE', 'SIZE', 'LAYER BYTES', ''], {width, shrink: [{column: 0, cut: 'middle'}]}),
     '',
     `${plan.files.length} files, ${bytes(plan.totalBytes)} (${plan.totalLayerBytes} layer bytes)`,
-    `registry profile: ${plan.profile.name} (${plan.params.uploadMode === 'auto' ? `${plan.profile.mode} uploads` : `${plan.params.uploadMode} uploads, forced`})`,
+    plan.params.layout
+      ? `target: OCI image layout ${plan.params.layout}`
+      : `registry profile: ${plan.profile.name} (${plan.params.uploadMode === 'auto' ? `${plan.profile.mode} uploads` : `${plan.params.uploadMode} uploads, forced`})`,
     ...imageLines(plan),
     ...plan.warnings.map((w) => `warning: ${w}`),
     `IMAGEREF=${plan.imageRef}`,
