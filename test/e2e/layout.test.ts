@@ -86,6 +86,17 @@ describe('e2e: push --to oci:DIR (OCI image layout)', function () {
     await expectImageHolds(readLayout(dir, 'v1'), FILES, {manifestDigest: reference})
     expectSoundBlobs(dir)
     expect(sessions(dir)).to.deep.equal([])
+
+    // The air-gapped hop: the layout into a registry, as the README says, lands the very same manifest.
+    await execFileP('skopeo', [
+      'copy',
+      '--preserve-digests',
+      '--dest-tls-verify=false',
+      `oci:${dir}:v1`,
+      `docker://${reg.host}/carried/model:v1`,
+    ])
+    const {stdout: carried} = await execFileP('skopeo', ['inspect', '--tls-verify=false', `docker://${reg.host}/carried/model:v1`])
+    expect(JSON.parse(carried).Digest).to.equal(reference)
   })
 
   it('keeps two tags in one layout; pushing again uploads nothing', async () => {
