@@ -147,6 +147,9 @@ describe('e2e: push --to oci:DIR (OCI image layout)', function () {
     expect(JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')).manifests).to.deep.equal([])
     expect(sessions(dir)).to.have.length(1)
     hub.clearFaults()
+    // The run names its target as the output does, and resume knows it is a layout.
+    const status = await runCli(['status', '--json'], env(db))
+    expect(JSON.parse(status.stdout).runs[0]).to.include({status: 'interrupted', target: `oci:${dir}:${SHA.slice(0, 12)}`})
 
     const resumed = await runCli(['resume', '--json'], env(db))
     expect(resumed.code, resumed.stderr).to.equal(0)
