@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3'
 import {expect} from 'chai'
 import {execFile} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
@@ -161,6 +161,39 @@ describe('e2e: push --to oci:DIR (OCI image layout)', function () {
     expectSoundBlobs(dir)
     expect(sessions(dir)).to.deep.equal([])
     await expectImageHolds(readLayout(dir, SHA.slice(0, 12)), FILES, {manifestDigest: reference})
+  })
+
+  it('ls and verify read a layout (oci:DIR:tag); a damaged blob is found and its repair command repairs it', async () => {
+    const dir = newDir()
+    const db = tempStateDb()
+    expect((await push(dir, db, '--target-tag', 'v1')).code).to.equal(0)
+    const ls = await runCli(['ls', `oci:${dir}:v1`, '--json'], env(db))
+    expect(ls.code, ls.stderr).to.equal(0)
+    const listed = JSON.parse(ls.stdout)
+    expect(listed).to.include({reference: `oci:${dir}:v1`, manifestDigest: reference})
+    expect(listed.images[0].files.map((f: {path: string}) => f.path).sort()).to.deep.equal(FILES.map((f) => f.path).sort())
+    const good = await runCli(['verify', `oci:${dir}@${reference}`, '--deep', '--json'], env(db))
+    expect(good.code, good.stderr).to.equal(0)
+    expect(JSON.parse(good.stdout)).to.include({verdict: 'ok', manifestDigest: reference, deep: true})
+
+    // One byte flipped in the big layer: same name, same size, wrong bytes.
+    const big = readLayout(dir, 'v1').manifest.layers.find((l) => l.annotations['org.opencontainers.image.title'] === FILES[2].path)!
+    const path = join(dir, 'blobs', ...big.digest.split(':'))
+    const bytes = readFileSync(path)
+    bytes[bytes.length >> 1] ^= 0xff
+    writeFileSync(path, bytes)
+    const bad = await runCli(['verify', `oci:${dir}:v1`, '--deep', '--json'], env(db))
+    expect(bad.code).to.equal(4)
+    const broken = JSON.parse(bad.stdout).blobs.find((b: {digest: string}) => b.digest === big.digest)
+    expect(broken.result).to.equal('digest mismatch')
+    expect(broken.repair).to.match(
+      new RegExp(`^delete ${dir}/blobs/sha256/${big.digest.slice(7)}, then push again: modelcar push .* --to oci:${dir} --target-tag v1 `),
+    )
+    rmSync(path)
+    const command = (broken.repair as string).split('push again: ')[1]
+    const fixed = await runCli(command.split(' ').slice(1), env(tempStateDb()))
+    expect(fixed.code, fixed.stderr).to.equal(0)
+    expect((await runCli(['verify', `oci:${dir}:v1`, '--deep'], env(db))).code).to.equal(0)
   })
 
   it('refuses a directory that holds something else, and --to with --registry, in one line', async () => {

@@ -5,10 +5,11 @@
 // a file name are listed apart, so an image modelcar did not push says so.
 import {registryClient} from '../clients.js'
 import {ModelcarError} from '../errors.js'
-import {BlobReader} from '../oci/blob-reader.js'
+import {BlobReader, type ImageSource} from '../oci/blob-reader.js'
+import {LayoutReader} from '../oci/layout.js'
 import {digestOf, shortDigest} from '../oci/digest.js'
 import {parseManifest} from '../oci/manifest-parse.js'
-import type {ImageReference} from '../oci/reference.js'
+import {referenceText, type ImageReference} from '../oci/reference.js'
 import {ANNOTATION, platformOf, type Descriptor, type ParsedManifest} from '../oci/types.js'
 
 export interface ImageFileEntry {
@@ -50,10 +51,11 @@ export interface LsParams {
 
 export async function listImageFiles(params: LsParams, env: NodeJS.ProcessEnv = process.env): Promise<LsResult> {
   const ref = params.reference
-  const display = `${ref.registry.display}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`
+  const display = referenceText(ref)
   const net = {maxRetries: params.maxRetries, stallTimeoutS: params.stallTimeoutS, env}
-  const client = await registryClient(ref.registry, ref.repository, net)
-  const reader = new BlobReader(client)
+  const reader: ImageSource = ref.layout
+    ? new LayoutReader(ref.layout)
+    : new BlobReader(await registryClient(ref.registry, ref.repository, net))
   const top = await read(reader, ref.digest ?? ref.tag!, display)
   const images: ListedImage[] = []
   if (top.manifest.kind === 'manifest') {
@@ -69,7 +71,7 @@ export async function listImageFiles(params: LsParams, env: NodeJS.ProcessEnv = 
   return {reference: display, manifestDigest: top.digest, mediaType: top.manifest.mediaType, images}
 }
 
-async function read(reader: BlobReader, reference: string, what: string): Promise<{digest: string; manifest: ParsedManifest}> {
+async function read(reader: ImageSource, reference: string, what: string): Promise<{digest: string; manifest: ParsedManifest}> {
   const fetched = await reader.manifest(reference)
   if (!fetched) {
     const shown = reference.startsWith('sha') ? shortDigest(reference) : reference

@@ -6,7 +6,8 @@ import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {RegistryRefusedError, UploadGoneError} from '../../../src/lib/oci/client.js'
 import {digestOf} from '../../../src/lib/oci/digest.js'
-import {LayoutTarget, parseLayoutTarget, REF_NAME, UPLOADS_DIR} from '../../../src/lib/oci/layout.js'
+import {BlobNotFoundError} from '../../../src/lib/oci/blob-reader.js'
+import {LayoutReader, LayoutTarget, parseLayoutReference, parseLayoutTarget, REF_NAME, UPLOADS_DIR} from '../../../src/lib/oci/layout.js'
 import {MEDIA} from '../../../src/lib/oci/types.js'
 
 const BYTES = Buffer.from(Array.from({length: 100_000}, (_, i) => (i * 7919) % 251))
@@ -174,5 +175,35 @@ describe('oci/layout', () => {
     expect(() => parseLayoutTarget('/tmp/x')).to.throw(/is not oci:DIR/)
     expect(() => parseLayoutTarget('oci:/tmp/x:tag')).to.throw(/may not contain ':'/)
     expect(() => parseLayoutTarget('docker://r/x')).to.throw(/is not oci:DIR/)
+  })
+
+  it('parses oci:DIR:tag and oci:DIR@digest for verify and ls; anything else is not a layout reference', () => {
+    expect(parseLayoutReference('oci:/tmp/x:v1')).to.deep.include({layout: '/tmp/x', tag: 'v1', repository: ''})
+    expect(parseLayoutReference(`oci:/tmp/x@${DIGEST}`)).to.deep.include({layout: '/tmp/x', digest: DIGEST})
+    expect(parseLayoutReference('registry.example.com/m:v1')).to.equal(undefined)
+    expect(() => parseLayoutReference('oci:/tmp/x')).to.throw(/names no tag or digest/)
+    expect(() => parseLayoutReference('oci:/tmp/x:bad tag')).to.throw(/Invalid tag/)
+    expect(() => parseLayoutReference('oci:/tmp/x@sha256:12')).to.throw(/Invalid digest/)
+  })
+
+  it('LayoutReader reads manifests by tag or digest and streams blobs; absent ones are absent', async () => {
+    const t = await layout()
+    const body = Buffer.from(JSON.stringify({schemaVersion: 2, mediaType: MEDIA.manifest}))
+    await t.putManifest('v1', body, MEDIA.manifest)
+    await t.pushBlob(BYTES, DIGEST)
+    const reader = new LayoutReader(t.dir)
+    expect(await reader.manifest('v1')).to.deep.equal({body, contentType: MEDIA.manifest})
+    expect((await reader.manifest(digestOf(body)))?.body.equals(body)).to.equal(true)
+    expect(await reader.manifest('v2')).to.equal(undefined)
+    expect(await reader.head(DIGEST)).to.deep.equal({status: 200, size: BYTES.length, digest: DIGEST})
+    const chunks: Buffer[] = []
+    for await (const chunk of reader.stream(DIGEST)) chunks.push(chunk)
+    expect(Buffer.concat(chunks).equals(BYTES)).to.equal(true)
+    const absent = digestOf(Buffer.from('absent'))
+    expect(await reader.head(absent)).to.deep.equal({status: 404})
+    expect(await rejection(reader.stream(absent).next())).to.be.instanceOf(BlobNotFoundError)
+    expect((await rejection(new LayoutReader(mkdtempSync(join(tmpdir(), 'mc-empty-'))).manifest('v1'))).message).to.match(
+      /is not an OCI image layout/,
+    )
   })
 })
