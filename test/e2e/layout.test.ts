@@ -4,12 +4,13 @@
 import Database from 'better-sqlite3'
 import {expect} from 'chai'
 import {execFile} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
+import {layerSize} from '../../src/lib/layer/tar.js'
 import {
   expectImageHolds,
   killStrayClis,
@@ -121,17 +122,15 @@ describe('e2e: push --to oci:DIR (OCI image layout)', function () {
     expect(readdirSync(join(dir, 'blobs', 'sha256'))).to.have.length(FILES.length + 2)
   })
 
-  it('a kill -9 mid-file leaves no corrupt blob and no broken index; resume finishes the same image', async () => {
-    const dir = newDir()
-    const db = tempStateDb()
-    const big = FILES[2]
+  /** Start a push of the layout with 2 MiB appends, SIGKILL it once the big file has a checkpoint past 4 MiB; that checkpoint. */
+  async function killMidFile(dir: string, db: string): Promise<number> {
     hub.injectFault({kind: 'stall', afterBytes: 6 * MiB, ms: 20_000, origin: 'cdn'})
     const run = startCli(['push', '--hf-repo', 'acme/layout', '--to', `oci:${dir}`, '--workers', '1', '--chunk-mib', '2'], env(db))
     const offset = () => {
       if (!existsSync(db)) return undefined
       const conn = new Database(db, {readonly: true, fileMustExist: true})
       try {
-        const row = conn.prepare('SELECT upload_offset FROM run_files WHERE path = ?').get(big.path) as
+        const row = conn.prepare('SELECT upload_offset FROM run_files WHERE path = ?').get(FILES[2].path) as
           {upload_offset: number | null} | undefined
         return row?.upload_offset ?? undefined
       } catch {
@@ -143,10 +142,17 @@ describe('e2e: push --to oci:DIR (OCI image layout)', function () {
     const checkpoint = await waitFor(() => (offset() ?? 0) >= 4 * MiB && offset(), 'a checkpoint past 4 MiB')
     run.child.kill('SIGKILL')
     await run.done
+    hub.clearFaults()
+    return checkpoint
+  }
+
+  it('a kill -9 mid-file leaves no corrupt blob and no broken index; resume finishes the same image', async () => {
+    const dir = newDir()
+    const db = tempStateDb()
+    const checkpoint = await killMidFile(dir, db)
     expectSoundBlobs(dir)
     expect(JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')).manifests).to.deep.equal([])
     expect(sessions(dir)).to.have.length(1)
-    hub.clearFaults()
     // The run names its target as the output does, and resume knows it is a layout.
     const status = await runCli(['status', '--json'], env(db))
     expect(JSON.parse(status.stdout).runs[0]).to.include({status: 'interrupted', target: `oci:${dir}:${SHA.slice(0, 12)}`})
@@ -161,6 +167,21 @@ describe('e2e: push --to oci:DIR (OCI image layout)', function () {
     expectSoundBlobs(dir)
     expect(sessions(dir)).to.deep.equal([])
     await expectImageHolds(readLayout(dir, SHA.slice(0, 12)), FILES, {manifestDigest: reference})
+  })
+
+  it('a session file that lost bytes is dropped and the file starts over: the same image, no session left', async () => {
+    const dir = newDir()
+    const db = tempStateDb()
+    const checkpoint = await killMidFile(dir, db)
+    const [session] = sessions(dir)
+    truncateSync(join(dir, '.modelcar-uploads', session), checkpoint - 1000)
+    const resumed = await runCli(['resume', '--json'], env(db))
+    expect(resumed.code, resumed.stderr).to.equal(0)
+    const result = JSON.parse(resumed.stdout)
+    expect(result.manifestDigest).to.equal(reference)
+    expect(result.bytesUploaded).to.be.greaterThan(layerSize(FILES[2].path, FILES[2].size) - 1)
+    expect(sessions(dir)).to.deep.equal([])
+    expectSoundBlobs(dir)
   })
 
   it('ls and verify read a layout (oci:DIR:tag); a damaged blob is found and its repair command repairs it', async () => {

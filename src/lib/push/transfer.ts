@@ -122,7 +122,13 @@ export async function transferLayer(file: PlannedFile, ctx: TransferContext): Pr
  * than the checkpoint, or no session, means starting the layer over.
  */
 async function reopen(file: PlannedFile, ctx: TransferContext, resume: LayerCheckpoint): Promise<{location: URL; offset: number}> {
-  const held = await heldBytes(ctx.registry, resume.location, resume.offset, file.layerSize, 'the checkpoint and the layer')
+  const held = await heldBytes(ctx.registry, resume.location, resume.offset, file.layerSize, 'the checkpoint and the layer').catch(
+    async (error) => {
+      // A session the layer will not continue: dropped, not left behind (a layout would keep its file).
+      if (error instanceof RestartLayerError) await ctx.registry.cancelUpload(resume.location).catch(() => undefined)
+      throw error
+    },
+  )
   ctx.onResumed?.(held.size)
   return {location: held.location, offset: held.size}
 }
