@@ -217,7 +217,7 @@ describe('e2e: push --to oci:DIR (OCI image layout)', function () {
     expect((await runCli(['verify', `oci:${dir}:v1`, '--deep'], env(db))).code).to.equal(0)
   })
 
-  it('refuses a directory that holds something else, and --to with --registry, in one line', async () => {
+  it('refuses a foreign directory and flags that need a registry, in one line; --dry-run creates nothing', async () => {
     const dir = newDir()
     const db = tempStateDb()
     const other = mkdtempSync(join(tmpdir(), 'mc-notlayout-'))
@@ -230,6 +230,19 @@ describe('e2e: push --to oci:DIR (OCI image layout)', function () {
     const both = await push(dir, db, '--registry', reg.host)
     expect(both.code).to.equal(2)
     expect(both.stderr).to.equal('Error: --to writes the image to a directory: drop --registry and --target-repo, or drop --to.\n')
+    const based = await push(dir, db, '--base-image', `${reg.host}/ref/model:${SHA.slice(0, 12)}`)
+    expect(based.code).to.equal(2)
+    expect(based.stderr).to.match(/^Error: --base-image needs a registry target .*\n$/)
+    const mode = await push(dir, db, '--upload-mode', 'stream')
+    expect(mode.code).to.equal(2)
+    expect(mode.stderr).to.match(/^Error: --upload-mode is for registries.*\n$/)
+    const notOci = await runCli(['push', '--hf-repo', 'acme/layout', '--to', dir], env(db))
+    expect(notOci.stderr).to.match(/^Error: --to ".*" is not oci:DIR: e\.g\. --to oci:\.\/qwen3-layout/)
+    // --dry-run plans against the layout and creates nothing.
+    const plan = await push(dir, db, '--dry-run')
+    expect(plan.code, plan.stderr).to.equal(0)
+    expect(plan.stdout).to.include(`target: OCI image layout ${dir}\n`)
+    expect(outputValue(plan.stdout, 'IMAGEREF')).to.equal(`oci:${dir}:${SHA.slice(0, 12)}`)
     expect(existsSync(dir)).to.equal(false)
   })
 })
