@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {listImageFiles} from '../lib/inspect/files.js'
-import {parseLayoutReference} from '../lib/oci/layout.js'
+import {parseLayoutReference} from '../lib/oci/layout-reference.js'
 import {parseImageReference} from '../lib/oci/reference.js'
 import {BaseCommand} from '../lib/ui/base-command.js'
 import {networkFlags} from '../lib/ui/common-flags.js'

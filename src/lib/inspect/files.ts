@@ -6,7 +6,7 @@
 import {registryClient} from '../clients.js'
 import {ModelcarError} from '../errors.js'
 import {BlobReader, type ImageSource} from '../oci/blob-reader.js'
-import {LayoutReader} from '../oci/layout.js'
+import {LayoutReader} from '../oci/layout-reader.js'
 import {digestOf, shortDigest} from '../oci/digest.js'
 import {parseManifest} from '../oci/manifest-parse.js'
 import {referenceText, type ImageReference} from '../oci/reference.js'

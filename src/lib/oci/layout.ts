@@ -7,7 +7,7 @@
 // under .modelcar-uploads/ (skopeo, umoci and oras read only oci-layout,
 // index.json and blobs/), their location a file: URL the state db keeps.
 import {createHash, randomUUID} from 'node:crypto'
-import {createReadStream, existsSync} from 'node:fs'
+import {createReadStream} from 'node:fs'
 import {mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle} from 'node:fs/promises'
 import {dirname, join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -15,8 +15,6 @@ import {fileURLToPath, pathToFileURL} from 'node:url'
 import {ModelcarError, UsageError} from '../errors.js'
 import {RegistryRefusedError, UploadGoneError} from './client.js'
 import {digestOf, shortDigest} from './digest.js'
-import {BlobNotFoundError, type BlobHead, type FetchedManifest, type ImageSource} from './blob-reader.js'
-import {validateDigest, validateTag, type ImageReference, type ParsedRegistry} from './reference.js'
 import type {ImageTarget, UploadStatus} from './target.js'
 import {MEDIA} from './types.js'
 
@@ -28,7 +26,7 @@ export const UPLOADS_DIR = '.modelcar-uploads'
 const STALE_LOCK_MS = 30_000
 const LOCK_WAIT_MS = 60_000
 
-interface IndexEntry {
+export interface IndexEntry {
   mediaType: string
   digest: string
   size: number
@@ -80,13 +78,10 @@ export class LayoutTarget implements ImageTarget {
       } catch {
         // reported below
       }
-      if (version !== LAYOUT_VERSION)
-        throw new ModelcarError(
-          `${this.dir}/oci-layout does not say imageLayoutVersion ${LAYOUT_VERSION}: not a layout modelcar can write to.`,
-          {
-            code: 'E_LAYOUT',
-          },
-        )
+      if (version !== LAYOUT_VERSION) {
+        const why = `${this.dir}/oci-layout does not say imageLayoutVersion ${LAYOUT_VERSION}: not a layout modelcar can write to.`
+        throw new ModelcarError(why, {code: 'E_LAYOUT'})
+      }
     }
     await mkdir(join(this.dir, 'blobs', 'sha256'), {recursive: true})
     await mkdir(this.uploads, {recursive: true})
@@ -347,85 +342,5 @@ async function syncDir(path: string): Promise<void> {
     // some file systems refuse fsync on a directory; the rename itself is still atomic
   } finally {
     await fh.close()
-  }
-}
-
-/**
- * `oci:DIR` (--to) → the absolute DIR. No tag here (--target-tag names it), and
- * no ':' in DIR: skopeo reads `oci:DIR:tag`, which such a path would make ambiguous.
- */
-export function parseLayoutTarget(text: string): string {
-  const m = /^oci:(.+)$/.exec(text.trim())
-  if (!m) throw new UsageError(`--to ${JSON.stringify(text)} is not oci:DIR: e.g. --to oci:./qwen3-layout (an OCI image layout directory).`)
-  if (m[1].includes(':'))
-    throw new UsageError(`--to ${JSON.stringify(text)}: the directory may not contain ':' (skopeo reads oci:DIR:tag); pick another path.`)
-  return resolve(m[1])
-}
-
-/**
- * `oci:DIR:TAG` or `oci:DIR@sha256:…` (verify, ls) as an image reference;
- * undefined when `text` does not start with oci:.
- */
-export function parseLayoutReference(text: string): ImageReference | undefined {
-  const raw = text.trim()
-  if (!raw.startsWith('oci:')) return undefined
-  const body = raw.slice('oci:'.length)
-  const at = body.indexOf('@')
-  const colon = body.indexOf(':')
-  if (at === -1 && colon === -1)
-    throw new UsageError(
-      `${JSON.stringify(raw)} names no tag or digest: add one, e.g. ${JSON.stringify(`${raw}:latest`)} or oci:DIR@sha256:<digest>.`,
-    )
-  const dir = body.slice(0, at === -1 ? colon : at)
-  if (dir === '') throw new UsageError(`${JSON.stringify(raw)} names no directory: e.g. oci:./model-layout:latest.`)
-  const layout = resolve(dir)
-  const where = {registry: layoutEndpoint(layout), repository: '', layout}
-  return at === -1
-    ? {...where, tag: validateTag(body.slice(colon + 1), 'tag')}
-    : {...where, digest: validateDigest(body.slice(at + 1), 'digest')}
-}
-
-/** The registry fields of a layout push: the run record, the push key and the blob history name it oci:DIR. */
-export function layoutEndpoint(dir: string): ParsedRegistry {
-  return {host: 'oci-layout', scheme: 'https', baseUrl: `oci:${dir}`, display: `oci:${dir}`}
-}
-
-/** Reading an image from a layout, as BlobReader reads one from a registry (verify, ls). */
-export class LayoutReader implements ImageSource {
-  private readonly layout: LayoutTarget
-
-  constructor(dir: string) {
-    this.layout = new LayoutTarget(dir)
-  }
-
-  async head(digest: string): Promise<BlobHead> {
-    const found = await this.layout.headBlob(digest)
-    return found ? {status: 200, size: found.size, digest} : {status: 404}
-  }
-
-  /** By tag (index.json) or digest; the media type is the one the bytes declare, else the index entry's. */
-  async manifest(reference: string, maxBytes = 4 * 1024 * 1024): Promise<FetchedManifest | undefined> {
-    if (!existsSync(join(this.layout.dir, 'oci-layout')))
-      throw new ModelcarError(`${this.layout.dir} is not an OCI image layout (no oci-layout file): check the path.`, {code: 'E_LAYOUT'})
-    const entry = reference.includes(':') ? undefined : (await this.layout.tags()).get(reference)
-    const digest = reference.includes(':') ? reference : entry?.digest
-    if (!digest || !(await this.layout.headBlob(digest))) return undefined
-    const path = this.layout.blobPath(digest)
-    if ((await stat(path)).size > maxBytes)
-      throw new ModelcarError(`The manifest ${reference} is over the ${maxBytes}-byte limit for manifests.`, {code: 'E_MANIFEST_TOO_LARGE'})
-    const body = await readFile(path)
-    let declared: unknown
-    try {
-      declared = (JSON.parse(body.toString('utf8')) as {mediaType?: unknown}).mediaType
-    } catch {
-      // the caller's parser says what is wrong with it
-    }
-    return {body, contentType: typeof declared === 'string' ? declared : (entry?.mediaType ?? '')}
-  }
-
-  async *stream(digest: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
-    const path = this.layout.blobPath(digest)
-    if (!(await this.layout.headBlob(digest))) throw new BlobNotFoundError(digest)
-    for await (const chunk of createReadStream(path, {highWaterMark: 1 << 20, signal}) as AsyncIterable<Buffer>) yield chunk
   }
 }

@@ -3,7 +3,7 @@
 import {UsageError} from '../errors.js'
 import {validateHfRepo} from '../hf/repo.js'
 import {platformText} from '../oci/image.js'
-import {layoutEndpoint, parseLayoutTarget} from '../oci/layout.js'
+import {layoutEndpoint, parseLayoutTarget} from '../oci/layout-reference.js'
 import {parseImageReference, parseRegistry, validateRepository, validateTag} from '../oci/reference.js'
 import type {UploadModeFlag} from '../oci/profiles.js'
 import {parsePlatform} from './base-image.js'

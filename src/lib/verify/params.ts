@@ -2,7 +2,7 @@
 // (exit 2) that names the flag and says what would be accepted.
 import {UsageError} from '../errors.js'
 import {networkParams} from '../ui/common-flags.js'
-import {parseLayoutReference} from '../oci/layout.js'
+import {parseLayoutReference} from '../oci/layout-reference.js'
 import {parseImageReference} from '../oci/reference.js'
 import {validateWorkers} from '../push/params.js'
 import {CONSUMERS, type Consumer} from './consumers.js'

@@ -7,7 +7,9 @@ import {pathToFileURL} from 'node:url'
 import {RegistryRefusedError, UploadGoneError} from '../../../src/lib/oci/client.js'
 import {digestOf} from '../../../src/lib/oci/digest.js'
 import {BlobNotFoundError} from '../../../src/lib/oci/blob-reader.js'
-import {LayoutReader, LayoutTarget, parseLayoutReference, parseLayoutTarget, REF_NAME, UPLOADS_DIR} from '../../../src/lib/oci/layout.js'
+import {LayoutTarget, REF_NAME, UPLOADS_DIR} from '../../../src/lib/oci/layout.js'
+import {LayoutReader} from '../../../src/lib/oci/layout-reader.js'
+import {parseLayoutReference, parseLayoutTarget} from '../../../src/lib/oci/layout-reference.js'
 import {MEDIA} from '../../../src/lib/oci/types.js'
 
 const BYTES = Buffer.from(Array.from({length: 100_000}, (_, i) => (i * 7919) % 251))
