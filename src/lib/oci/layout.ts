@@ -25,6 +25,8 @@ export const UPLOADS_DIR = '.modelcar-uploads'
 /** A lock older than this belongs to a process that died while updating index.json. */
 const STALE_LOCK_MS = 30_000
 const LOCK_WAIT_MS = 60_000
+/** A temporary file (config, manifest, index.json) lives milliseconds; one this old was left by a killed process. */
+const STALE_TEMP_MS = 10 * 60_000
 
 export interface IndexEntry {
   mediaType: string
@@ -85,6 +87,7 @@ export class LayoutTarget implements ImageTarget {
     }
     await mkdir(join(this.dir, 'blobs', 'sha256'), {recursive: true})
     await mkdir(this.uploads, {recursive: true})
+    await this.sweepTemps()
     const index = await readFile(join(this.dir, 'index.json')).catch(() => undefined)
     if (!index) await this.writeFileAtomic('index.json', Buffer.from(JSON.stringify(emptyIndex())))
     else this.parseIndex(index)
@@ -260,10 +263,13 @@ export class LayoutTarget implements ImageTarget {
   /** A fsynced temporary file under the uploads folder (same file system as the layout, so rename is atomic). */
   private async writeTemp(bytes: Buffer): Promise<string> {
     const path = join(this.uploads, `${randomUUID()}.tmp`)
-    const fh = await open(path, 'wx')
+    const fh = await open(path, 'wx').catch((error) => Promise.reject(this.fsError(error, 'write a file')))
     try {
       await fh.writeFile(bytes)
       await fh.sync()
+    } catch (error) {
+      await rm(path, {force: true})
+      throw this.fsError(error, 'write a file')
     } finally {
       await fh.close()
     }
@@ -275,6 +281,16 @@ export class LayoutTarget implements ImageTarget {
     const path = await this.writeTemp(bytes)
     await rename(path, join(this.dir, name))
     await syncDir(this.dir)
+  }
+
+  /** Temporary files a killed process left (sessions are kept: a run may resume them). */
+  private async sweepTemps(): Promise<void> {
+    for (const name of await readdir(this.uploads)) {
+      if (!name.endsWith('.tmp')) continue
+      const path = join(this.uploads, name)
+      const found = await stat(path).catch(() => undefined)
+      if (found && Date.now() - found.mtimeMs > STALE_TEMP_MS) await rm(path, {force: true})
+    }
   }
 
   /** index.json is read, changed and replaced by one process at a time (two pushes may tag one layout). */
@@ -307,9 +323,13 @@ export class LayoutTarget implements ImageTarget {
 
   private fsError(error: unknown, what: string): ModelcarError {
     const e = error as NodeJS.ErrnoException
-    return new ModelcarError(`Cannot ${what} in ${this.dir} (${e.code ?? e.message}): check the path and its permissions.`, {
-      code: 'E_LAYOUT',
-    })
+    const fix =
+      e.code === 'ENOSPC' || e.code === 'EDQUOT'
+        ? 'free some space and run the push again (it resumes)'
+        : e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS'
+          ? 'pick a directory you can write to'
+          : 'check the path'
+    return new ModelcarError(`Cannot ${what} in ${this.dir} (${e.code ?? e.message}): ${fix}.`, {code: 'E_LAYOUT'})
   }
 }
 

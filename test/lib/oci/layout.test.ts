@@ -61,6 +61,16 @@ describe('oci/layout', () => {
     expect((await rejection(new LayoutTarget(future).ping())).message).to.match(/does not say imageLayoutVersion 1\.0\.0/)
   })
 
+  it('reopening sweeps temporary files a killed process left, and keeps upload sessions (a run may resume them)', async () => {
+    const t = await layout()
+    const uploads = join(t.dir, UPLOADS_DIR)
+    const old = new Date(Date.now() - 3600_000)
+    for (const name of ['old.tmp', 'fresh.tmp', 'old-session']) writeFileSync(join(uploads, name), 'x')
+    for (const name of ['old.tmp', 'old-session']) utimesSync(join(uploads, name), old, old)
+    await new LayoutTarget(t.dir).ping()
+    expect(readdirSync(uploads).sort()).to.deep.equal(['fresh.tmp', 'old-session'])
+  })
+
   it('an upload in appends: the status is the bytes held, the commit renames the checked file into blobs/', async () => {
     const t = await layout()
     const {location} = await t.startUpload()
