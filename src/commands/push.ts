@@ -138,7 +138,7 @@ function planJson(plan: Awaited<ReturnType<typeof push>>['plan']) {
     imageRef: plan.imageRef,
     totalBytes: plan.totalBytes,
     totalLayerBytes: plan.totalLayerBytes,
-    registryProfile: plan.profile.name,
+    ...(plan.params.layout ? {layout: plan.params.layout} : {registryProfile: plan.profile.name}),
     warnings: plan.warnings,
     ...(plan.base ? {baseImage: {name: plan.base.image.name, digest: plan.base.image.digest}} : {}),
     files: plan.files.map((f) => ({path: f.path, size: f.size, layerSize: f.layerSize, ...(f.lfsSha256 ? {lfsSha256: f.lfsSha256} : {})})),

@@ -2,7 +2,7 @@
 // over the push's own pool of workers (skip or cross-mount layers the
 // registry already has; a base image's layers come first), then write configs
 // and manifests and tag them (publish.ts). Progress leaves only as events.
-import {ModelcarError} from '../errors.js'
+import {ModelcarError, UsageError} from '../errors.js'
 import type {HubClient} from '../hf/client.js'
 import {shortDigest} from '../oci/digest.js'
 import type {LayerRecord} from '../oci/manifest.js'
@@ -97,8 +97,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   deps.runs?.setPlan(runId!, {sha: plan.sha, tag: plan.tag, files: plan.files})
   if (plan.base) {
     // Base layers are copied registry to registry (params.ts refuses --base-image with a layout).
-    if (!(registry instanceof RegistryClient))
-      throw new ModelcarError('--base-image needs a registry target: push with --registry.', {code: 'E_USAGE', exitCode: 2})
+    if (!(registry instanceof RegistryClient)) throw new UsageError('--base-image needs a registry target: push with --registry.')
     events.emit('phase', `Bringing the layers of ${plan.base.image.name}@${shortDigest(plan.base.image.digest)}`)
     await copyBaseLayers(plan.base, registry, {signal: deps.signal})
   }
