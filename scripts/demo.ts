@@ -1,20 +1,15 @@
 // npm run demo: the main job end to end with no credentials and no internet.
-// Starts a real registry (Debian's docker-registry) and the Hub simulator on
-// 127.0.0.1, pushes a small repo with the built CLI, and prints what happened.
+// Starts the Hub simulator on 127.0.0.1 and pushes a small repo with the
+// built CLI: to a real registry (Debian's docker-registry) when one is
+// installed, else to an OCI image layout on disk (--to oci:DIR), which needs
+// no system package.
 import {spawn} from 'node:child_process'
 import {once} from 'node:events'
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {startHubSim} from '../test/fixtures/hub/index.js'
-import {registryAvailable, startRegistry} from '../test/fixtures/registry/index.js'
-
-if (!registryAvailable()) {
-  console.error(
-    'The demo needs a local registry: install it with `sudo apt-get install docker-registry` (Debian/Ubuntu), then run `npm run demo` again.',
-  )
-  process.exit(1)
-}
+import {registryAvailable, startRegistry, type TestRegistry} from '../test/fixtures/registry/index.js'
 
 const hub = await startHubSim({
   repos: [
@@ -33,21 +28,16 @@ const hub = await startHubSim({
     },
   ],
 })
-const registry = await startRegistry()
-const state = join(mkdtempSync(join(tmpdir(), 'modelcar-demo-')), 'state.db')
+const work = mkdtempSync(join(tmpdir(), 'modelcar-demo-'))
+const state = join(work, 'state.db')
+const layout = join(work, 'tiny-model-layout')
+// MODELCAR_DEMO_TARGET=layout: the layout even where a registry is installed.
+const useRegistry = registryAvailable() && process.env.MODELCAR_DEMO_TARGET !== 'layout'
+const registry: TestRegistry | undefined = useRegistry ? await startRegistry() : undefined
 try {
-  console.error(`Hub simulator: ${hub.endpoint}   registry: ${registry.url}\n`)
-  const args = [
-    'push',
-    '--hf-repo',
-    'demo-org/tiny-model',
-    '--registry',
-    registry.host,
-    '--target-repo',
-    'demo/tiny-model',
-    '--also-tag',
-    'latest',
-  ]
+  console.error(`Hub simulator: ${hub.endpoint}   ${registry ? `registry: ${registry.url}` : `no registry: writing an OCI image layout`}\n`)
+  const target = registry ? ['--registry', registry.host, '--target-repo', 'demo/tiny-model'] : ['--to', `oci:${layout}`]
+  const args = ['push', '--hf-repo', 'demo-org/tiny-model', ...target, '--also-tag', 'latest']
   console.error(`$ modelcar ${args.join(' ')}\n`)
   // Asynchronous: the simulator and registry answer from this process.
   const child = spawn(process.execPath, ['bin/run.js', ...args], {
@@ -56,8 +46,18 @@ try {
   })
   const [code] = await once(child, 'exit')
   if (code !== 0) process.exitCode = code ?? 1
-  else console.error(`\nInspect it: skopeo inspect --tls-verify=false docker://${registry.host}/demo/tiny-model:latest`)
+  else if (registry) console.error(`\nInspect it: skopeo inspect --tls-verify=false docker://${registry.host}/demo/tiny-model:latest`)
+  else
+    console.error(
+      [
+        '',
+        `Inspect it:  skopeo inspect oci:${layout}:latest`,
+        `Unpack it:   umoci unpack --rootless --image ${layout}:latest ./bundle   (the files are under ./bundle/rootfs/models)`,
+        `Carry it:    skopeo copy --preserve-digests oci:${layout}:latest docker://REGISTRY/REPO:TAG`,
+        "(With Debian's docker-registry installed, `npm run demo` pushes to a local registry instead.)",
+      ].join('\n'),
+    )
 } finally {
-  await registry.close()
+  await registry?.close()
   await hub.close()
 }

@@ -1,5 +1,6 @@
 import {Args} from '@oclif/core'
 import {listImageFiles} from '../lib/inspect/files.js'
+import {parseLayoutReference} from '../lib/oci/layout-reference.js'
 import {parseImageReference} from '../lib/oci/reference.js'
 import {BaseCommand} from '../lib/ui/base-command.js'
 import {networkFlags} from '../lib/ui/common-flags.js'
@@ -16,11 +17,13 @@ export default class Ls extends BaseCommand {
   static examples = [
     '<%= config.bin %> ls registry.example.com/models/qwen3:0123456789ab',
     '<%= config.bin %> ls localhost:5000/models/tiny@sha256:… --json',
+    '<%= config.bin %> ls oci:./model-layout:latest',
   ]
 
   static args = {
     ref: Args.string({
-      description: 'Image: registry/repository:tag or registry/repository@sha256:… (an http:// or https:// prefix forces the scheme).',
+      description:
+        'Image: registry/repository:tag or registry/repository@sha256:… (an http:// or https:// prefix forces the scheme), or oci:DIR:tag for an OCI image layout.',
       required: true,
     }),
   }
@@ -29,7 +32,7 @@ export default class Ls extends BaseCommand {
 
   async run() {
     const {args, flags} = await this.parse(Ls)
-    const reference = parseImageReference(args.ref)
+    const reference = parseLayoutReference(args.ref) ?? parseImageReference(args.ref)
     const result = await listImageFiles({reference, maxRetries: flags['max-retries'], stallTimeoutS: flags['stall-timeout']})
     if (!this.jsonEnabled()) this.log(renderLs(result, {width: terminalWidth()}))
     return result

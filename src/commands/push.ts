@@ -10,13 +10,14 @@ import {renderPlan, renderPushResult} from '../lib/ui/output.js'
 import {pushWithProgress} from '../lib/ui/progress.js'
 
 export default class Push extends BaseCommand {
-  static summary = 'Stream a Hugging Face repo revision into an OCI registry as a modelcar image.'
+  static summary = 'Stream a Hugging Face repo revision into an OCI registry (or an OCI image layout) as a modelcar image.'
   static description =
     'Each file becomes one uncompressed tar layer under /models/, streamed from the Hub to the registry without touching disk. Re-running the same command resumes an interrupted push.'
   static examples = [
     '<%= config.bin %> push --hf-repo Qwen/Qwen3-0.6B --registry registry.example.com --target-repo models/qwen3',
     '<%= config.bin %> push --hf-repo org/model --hf-revision refs/pr/1 --registry localhost:5000 --target-repo m --include "*.json" --dry-run',
     '<%= config.bin %> push --hf-repo org/model --registry ghcr.io --target-repo me/model --log-style github --quiet',
+    '<%= config.bin %> push --hf-repo org/model --to oci:./model-layout --target-tag v1',
   ]
 
   static usageHints = {
@@ -29,11 +30,20 @@ export default class Push extends BaseCommand {
   static flags = {
     'hf-repo': Flags.string({description: 'Hugging Face model repo: org/name (or a legacy name).', required: true, helpValue: 'org/name'}),
     registry: Flags.string({
-      description: 'Registry host[:port]; an http:// or https:// prefix forces the scheme (loopback hosts default to http).',
-      required: true,
+      description:
+        'Registry host[:port]; an http:// or https:// prefix forces the scheme (loopback hosts default to http). Required unless --to.',
       helpValue: 'host[:port]',
     }),
-    'target-repo': Flags.string({description: 'Repository in the registry, e.g. models/qwen3.', required: true, helpValue: 'path/name'}),
+    'target-repo': Flags.string({
+      description: 'Repository in the registry, e.g. models/qwen3. Required unless --to.',
+      helpValue: 'path/name',
+    }),
+    to: Flags.string({
+      description:
+        'Write the image to an OCI image layout directory instead of a registry (created if new; resumable; ' +
+        'skopeo, podman and oras read it, e.g. skopeo copy oci:DIR:TAG docker://…).',
+      helpValue: 'oci:DIR',
+    }),
     'hf-revision': Flags.string({description: 'Branch, tag, 40-hex commit sha, or refs/pr/N.', default: 'main', helpGroup: 'source'}),
     include: Flags.string({
       description: 'Only files matching this glob (repeatable; `*` matches across folders, as hf download).',
@@ -144,7 +154,7 @@ function planJson(plan: PushPlan, discovery?: Discovery) {
     imageRef: plan.imageRef,
     totalBytes: plan.totalBytes,
     totalLayerBytes: plan.totalLayerBytes,
-    registryProfile: plan.profile.name,
+    ...(plan.params.layout ? {layout: plan.params.layout} : {registryProfile: plan.profile.name}),
     warnings: plan.warnings,
     ...(plan.base ? {baseImage: {name: plan.base.image.name, digest: plan.base.image.digest}} : {}),
     ...(discovery

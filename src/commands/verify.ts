@@ -22,11 +22,13 @@ export default class Verify extends BaseCommand {
   static examples = [
     '<%= config.bin %> verify registry.example.com/models/qwen3:0123456789ab',
     '<%= config.bin %> verify localhost:5000/models/tiny@sha256:… --deep --against-hf --json',
+    '<%= config.bin %> verify oci:./model-layout:latest --deep',
   ]
 
   static args = {
     ref: Args.string({
-      description: 'Image: registry/repository:tag or registry/repository@sha256:… (an http:// or https:// prefix forces the scheme).',
+      description:
+        'Image: registry/repository:tag or registry/repository@sha256:… (an http:// or https:// prefix forces the scheme), or oci:DIR:tag for an OCI image layout.',
       required: true,
     }),
   }

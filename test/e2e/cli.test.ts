@@ -17,7 +17,7 @@ const execFileP = promisify(execFile)
 describe('e2e: help, flag errors and completion', function () {
   this.timeout(60_000)
 
-  it('push --help: the required flags come first, then the rest by purpose (snapshot)', async () => {
+  it('push --help: the required and target flags come first, then the rest by purpose (snapshot)', async () => {
     const res = await runCli(['push', '--help'], {})
     expect(res.code, res.stderr).to.equal(0)
     const sections = res.stdout.split('\n').filter((l) => /^[A-Z ]+$/.test(l))
@@ -28,7 +28,7 @@ describe('e2e: help, flag errors and completion', function () {
         .split('\n')
         .filter((l) => l.startsWith('  --'))
         .map((l) => l.trim().split('=')[0]),
-    ).to.deep.equal(['--hf-repo', '--registry', '--target-repo'])
+    ).to.deep.equal(['--hf-repo', '--registry', '--target-repo', '--to'])
     expect(res.stdout).to.equal(readFileSync(join(ROOT, 'test/e2e/snapshots/push-help.txt'), 'utf8'))
   })
 
@@ -42,9 +42,13 @@ describe('e2e: help, flag errors and completion', function () {
   it('a missing, unknown or wrong flag: one line of our own, exit 2', async () => {
     const missing = await runCli(['push', '--registry', 'r.example'], {})
     expect(missing.code).to.equal(2)
-    expect(missing.stderr).to.equal(
-      'Error: missing --hf-repo: the Hugging Face repo to push, e.g. --hf-repo org/name; ' +
-        'missing --target-repo: the repository in the registry, e.g. --target-repo path/name\n',
+    expect(missing.stderr).to.equal('Error: missing --hf-repo: the Hugging Face repo to push, e.g. --hf-repo org/name\n')
+    // --registry and --target-repo are required unless --to names a layout: said in the same form.
+    const target = await runCli(['push', '--hf-repo', 'a/b'], {})
+    expect(target.code).to.equal(2)
+    expect(target.stderr).to.equal(
+      'Error: missing --registry: the registry to push to, e.g. --registry host[:port]; ' +
+        'missing --target-repo: the repository in the registry, e.g. --target-repo path/name (or --to oci:DIR to write an OCI image layout)\n',
     )
     const unknown = await runCli(['push', '--hf-rpo', 'a/b'], {})
     expect(unknown.code).to.equal(2)

@@ -92,6 +92,8 @@ export function outputValue(stdout: string, key: string): string {
 
 export interface OciLayout {
   dir: string
+  /** The tag (index.json ref.name) the image is read under. */
+  tag: string
   manifest: {
     mediaType: string
     config: {digest: string; mediaType: string; size: number}
@@ -115,17 +117,26 @@ export async function skopeoCopy(ref: string, creds?: string): Promise<OciLayout
     `oci:${dir}:img`,
   ]
   await execFileP('skopeo', args, {maxBuffer: 16 << 20})
+  return readLayout(dir, 'img')
+}
+
+/** The image an OCI image layout names `tag` (written by skopeo, or by modelcar push --to oci:DIR). */
+export function readLayout(dir: string, tag: string): OciLayout {
   const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'))
+  const entry = index.manifests.find(
+    (m: {annotations?: Record<string, string>}) => m.annotations?.['org.opencontainers.image.ref.name'] === tag,
+  )
+  if (!entry) throw new Error(`${dir}/index.json has no tag ${tag}`)
   const blob = (digest: string) => readFileSync(join(dir, 'blobs', ...digest.split(':')))
-  const manifestBytes = blob(index.manifests[0].digest)
+  const manifestBytes = blob(entry.digest)
   const manifest = JSON.parse(manifestBytes.toString())
-  return {dir, manifest, manifestBytes, config: JSON.parse(blob(manifest.config.digest).toString()), blob}
+  return {dir, tag, manifest, manifestBytes, config: JSON.parse(blob(manifest.config.digest).toString()), blob}
 }
 
 /** umoci unpack the layout into a bundle; returns the rootfs path. */
 export async function umociUnpack(layout: OciLayout): Promise<string> {
   const bundle = join(mkdtempSync(join(tmpdir(), 'mc-bundle-')), 'b')
-  await execFileP('umoci', ['unpack', '--rootless', '--image', `${layout.dir}:img`, bundle], {maxBuffer: 16 << 20})
+  await execFileP('umoci', ['unpack', '--rootless', '--image', `${layout.dir}:${layout.tag}`, bundle], {maxBuffer: 16 << 20})
   return join(bundle, 'rootfs')
 }
 
@@ -149,11 +160,11 @@ export async function haveTools(): Promise<boolean> {
  * digests, and each unpacked file hashes to the simulator's content.
  */
 export async function expectImageHolds(
-  ref: string,
+  ref: string | OciLayout,
   files: SimFile[],
   opts: {creds?: string; manifestDigest?: string} = {},
 ): Promise<{layout: OciLayout; rootfs: string}> {
-  const layout = await skopeoCopy(ref, opts.creds)
+  const layout = typeof ref === 'string' ? await skopeoCopy(ref, opts.creds) : ref
   if (opts.manifestDigest) expect(`sha256:${sha256Hex(layout.manifestBytes)}`).to.equal(opts.manifestDigest)
   expect(layout.config.rootfs.diff_ids).to.deep.equal(layout.manifest.layers.map((l) => l.digest))
   for (const layer of layout.manifest.layers) {

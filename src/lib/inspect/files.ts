@@ -5,10 +5,11 @@
 // a file name are listed apart, so an image modelcar did not push says so.
 import {registryClient} from '../clients.js'
 import {ModelcarError} from '../errors.js'
-import {BlobReader} from '../oci/blob-reader.js'
+import {BlobReader, type ImageSource} from '../oci/blob-reader.js'
+import {LayoutReader} from '../oci/layout-reader.js'
 import {digestOf, shortDigest} from '../oci/digest.js'
 import {parseManifest} from '../oci/manifest-parse.js'
-import type {ImageReference} from '../oci/reference.js'
+import {referenceText, type ImageReference} from '../oci/reference.js'
 import {ANNOTATION, platformOf, type Descriptor, type ParsedManifest} from '../oci/types.js'
 
 export interface ImageFileEntry {
@@ -52,10 +53,11 @@ export interface LsParams {
 
 export async function listImageFiles(params: LsParams, env: NodeJS.ProcessEnv = process.env): Promise<LsResult> {
   const ref = params.reference
-  const display = `${ref.registry.display}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`
+  const display = referenceText(ref)
   const net = {maxRetries: params.maxRetries, stallTimeoutS: params.stallTimeoutS, env}
-  const client = await registryClient(ref.registry, ref.repository, net)
-  const reader = new BlobReader(client)
+  const reader: ImageSource = ref.layout
+    ? new LayoutReader(ref.layout)
+    : new BlobReader(await registryClient(ref.registry, ref.repository, net))
   const top = await readManifest(reader, ref.digest ?? ref.tag!, display)
   const images: ListedImage[] = []
   if (top.manifest.kind === 'manifest') {
@@ -73,7 +75,7 @@ export async function listImageFiles(params: LsParams, env: NodeJS.ProcessEnv = 
 
 /** A manifest or index by tag or digest, parsed; its digest computed from the bytes served. */
 export async function readManifest(
-  reader: BlobReader,
+  reader: ImageSource,
   reference: string,
   what: string,
 ): Promise<{digest: string; manifest: ParsedManifest}> {

@@ -50,7 +50,16 @@ export class ShortBlobError extends ModelcarError {
   }
 }
 
-export class BlobReader {
+/** Reading an image: a registry repository (BlobReader) or an OCI image layout (LayoutReader in layout.ts). */
+export interface ImageSource {
+  head(digest: string): Promise<BlobHead>
+  /** A manifest's exact bytes, or undefined when there is none under `reference`. */
+  manifest(reference: string, maxBytes?: number): Promise<FetchedManifest | undefined>
+  /** The blob's bytes in bounded memory; BlobNotFoundError when it is absent. */
+  stream(digest: string, signal?: AbortSignal): AsyncGenerator<Buffer>
+}
+
+export class BlobReader implements ImageSource {
   readonly scopes: string[]
   private readonly policy: RetryPolicy
 

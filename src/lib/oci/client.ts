@@ -13,6 +13,7 @@ import type {RegistryAuth} from './auth.js'
 import {shortDigest} from './digest.js'
 import {MANIFEST_TYPES} from './types.js'
 import type {RegistryEndpoint} from './reference.js'
+import type {ImageTarget, UploadStatus} from './target.js'
 
 const REGISTRY_PEER: Peer = {
   name: 'the registry',
@@ -23,11 +24,7 @@ const REGISTRY_PEER: Peer = {
   insecureFlag: '--tls-verify=false',
 }
 
-export interface UploadStatus {
-  location: URL
-  /** Bytes the registry holds, or undefined when it did not say. */
-  size: number | undefined
-}
+export type {UploadStatus} from './target.js'
 
 /** What a registry request does: errors are classified by it, the status and the OCI error code. */
 export type RegistryOp =
@@ -67,7 +64,7 @@ export class RegistryRefusedError extends ModelcarError {
   }
 }
 
-export class RegistryClient {
+export class RegistryClient implements ImageTarget {
   readonly scopes: string[]
   readonly transport: Transport
   private readonly base: URL

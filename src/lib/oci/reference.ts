@@ -34,6 +34,14 @@ export interface ImageReference {
   repository: string
   tag?: string
   digest?: string
+  /** oci:DIR[:tag|@digest]: the absolute path of an OCI image layout (registry and repository then only name it). */
+  layout?: string
+}
+
+/** The reference as the user would type it again: registry/repo:tag@digest, or oci:DIR:tag / oci:DIR@digest. */
+export function referenceText(ref: ImageReference): string {
+  const name = ref.layout ? `oci:${ref.layout}` : `${ref.registry.display}/${ref.repository}`
+  return `${name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`
 }
 
 const MAX_NAME_TOTAL = 255

@@ -8,7 +8,8 @@ import {performance} from 'node:perf_hooks'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {ModelcarError} from '../errors.js'
 import {backoffDelay, defaultRetryPolicy, isRetryable, RetryableError, type RetryPolicy} from '../http/retry.js'
-import {RegistryRefusedError, UploadGoneError, type RegistryClient} from './client.js'
+import {RegistryRefusedError, UploadGoneError} from './client.js'
+import type {ImageTarget} from './target.js'
 import type {UploadMode} from './profiles.js'
 
 /** The session cannot continue: start the layer over on a new one. */
@@ -91,7 +92,7 @@ export class BlobUpload {
   private readonly policy: RetryPolicy
 
   private constructor(
-    private readonly client: RegistryClient,
+    private readonly client: ImageTarget,
     public location: URL,
     public offset: number,
     private readonly opts: UploadOptions,
@@ -101,7 +102,7 @@ export class BlobUpload {
     this.policy = opts.policy ?? defaultRetryPolicy
   }
 
-  static async open(client: RegistryClient, opts: UploadOptions = {}): Promise<BlobUpload> {
+  static async open(client: ImageTarget, opts: UploadOptions = {}): Promise<BlobUpload> {
     const {location, minChunk} = await client.startUpload()
     // Saved before the first byte: where a registry keeps sessions by id, a
     // first PATCH cut by a crash is resumed, not sent again.
@@ -110,7 +111,7 @@ export class BlobUpload {
   }
 
   /** Continue a session the registry still holds `offset` bytes of. */
-  static resume(client: RegistryClient, location: URL, offset: number, opts: UploadOptions = {}): BlobUpload {
+  static resume(client: ImageTarget, location: URL, offset: number, opts: UploadOptions = {}): BlobUpload {
     return new BlobUpload(client, location, offset, opts)
   }
 
@@ -230,7 +231,7 @@ export class BlobUpload {
  * or holds bytes we cannot account for) means the layer starts over.
  */
 export async function heldBytes(
-  client: RegistryClient,
+  client: ImageTarget,
   location: URL,
   min: number,
   max: number,

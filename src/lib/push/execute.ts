@@ -1,15 +1,17 @@
-// A push, top to bottom: check the registry, learn what it holds (discover.ts),
-// record the plan, move every file over the push's own pool of workers (skip
-// or cross-mount layers the registry already has; a base image's layers come
-// first), then write configs and manifests and tag them (publish.ts). A split
-// push moves its share, tags a partial manifest, and the shard that finds
-// every layer present tags the image. Progress leaves only as events.
-import {errorText, ModelcarError} from '../errors.js'
+// A push, top to bottom: check the target (a registry, or an OCI image layout
+// on disk), learn what it holds (discover.ts), record the plan, move every
+// file over the push's own pool of workers (skip or cross-mount layers the
+// registry already has; a base image's layers come first), then write configs
+// and manifests and tag them (publish.ts). A split push moves its share, tags
+// a partial manifest, and the shard that finds every layer present tags the
+// image. Progress leaves only as events.
+import {errorText, ModelcarError, UsageError} from '../errors.js'
 import type {HubClient} from '../hf/client.js'
 import {shortDigest} from '../oci/digest.js'
 import type {LayerRecord} from '../oci/manifest.js'
 import {validateTag} from '../oci/reference.js'
-import type {RegistryClient} from '../oci/client.js'
+import {RegistryClient} from '../oci/client.js'
+import type {ImageTarget} from '../oci/target.js'
 import type {UploadModes} from '../oci/profiles.js'
 import type {RetryPolicy} from '../http/retry.js'
 import {sourceKey, type BlobStore} from '../state/blobs.js'
@@ -18,7 +20,8 @@ import {assignShards, splitTag} from './split.js'
 import type {RunFileRow, RunStore} from '../state/runs.js'
 import {copyBaseLayers} from './base-image.js'
 import {PushEvents, type FileOutcome} from './events.js'
-import type {PlannedFile, PushPlan} from './plan.js'
+import {targetName, type PlannedFile, type PushParams, type PushPlan} from './plan.js'
+import type {LayerCheckpoint} from '../state/checkpoint.js'
 import {runPool} from './pool.js'
 import {publishImage, publishPartial} from './publish.js'
 import {SegmentShares} from './segments.js'
@@ -31,7 +34,7 @@ type Reused = LayerResult & {outcome: Exclude<FileOutcome, 'uploaded'>; from?: s
 
 export interface PushDeps {
   hub: HubClient
-  registry: RegistryClient
+  registry: ImageTarget
   runs?: RunStore
   blobs?: BlobStore
   events?: PushEvents
@@ -89,7 +92,7 @@ export class FilesFailedError extends ModelcarError {
  * back, and say so when it no longer points at this push's manifest (the
  * digest printed stays right; the tag does not).
  */
-async function movedTags(registry: RegistryClient, tags: string[], digest: string): Promise<string[]> {
+async function movedTags(registry: ImageTarget, tags: string[], digest: string): Promise<string[]> {
   const warnings: string[] = []
   for (const tag of tags) {
     const now = await registry.resolveManifest(tag).catch(() => undefined)
@@ -111,10 +114,13 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   const mine = shards ? plan.files.filter((f) => shards.get(f.path) === params.split!.index) : plan.files
   deps.runs?.setPlan(runId!, {sha: plan.sha, tag: plan.tag, files: mine})
   if (plan.base) {
+    // Base layers are copied registry to registry (params.ts refuses --base-image with a layout).
+    if (!(registry instanceof RegistryClient)) throw new UsageError('--base-image needs a registry target: push with --registry.')
     events.emit('phase', `Bringing the layers of ${plan.base.image.name}@${shortDigest(plan.base.image.digest)}`)
     await copyBaseLayers(plan.base, registry, {signal: deps.signal})
   }
-  if (!params.force && !deps.discovery) {
+  // A layout on disk lists no other images to reuse layers from (its own blobs answer HEAD).
+  if (!params.force && !deps.discovery && registry instanceof RegistryClient) {
     deps = {...deps, discovery: await discoverFor(plan, deps)}
     events.emit('discovered', deps.discovery!)
   }
@@ -145,7 +151,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
           return
         }
         deps.runs?.fileUploading(runId!, file.path)
-        const resume = params.force ? undefined : deps.runs?.savedCheckpoint(runId!, file.path)
+        const resume = params.force ? undefined : ownSession(deps.runs?.savedCheckpoint(runId!, file.path), params)
         const result = await transferLayer(file, {
           hub: deps.hub,
           hfRepo: params.hfRepo,
@@ -223,13 +229,14 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
 }
 
 function refs(plan: PushPlan, digest: string, tag: string) {
-  const base = `${plan.params.registry.display}/${plan.params.targetRepo}`
+  const base = targetName(plan.params)
   return {manifestDigest: digest, imageRef: `${base}:${tag}`, imageRefDigest: `${base}@${digest}`}
 }
 
 /** What the target repository's tags and --from-image offer; never fails the push. */
 async function discoverFor(plan: PushPlan, deps: PushDeps, only?: DiscoverySource[]): Promise<Discovery> {
   const params = plan.params
+  if (!(deps.registry instanceof RegistryClient)) throw new UsageError('split pushes and --from-image need a registry target.')
   return discover({
     target: deps.registry,
     clientFor: deps.clientFor ?? (() => Promise.reject(new Error('no client for another repository'))),
@@ -344,6 +351,11 @@ function reuseCandidates(file: PlannedFile, plan: PushPlan, deps: PushDeps): Reu
     seen.add(key)
     return true
   })
+}
+
+/** A layout's sessions are file: URLs, a registry's http(s): a checkpoint of the other kind (a damaged database) is no session. */
+function ownSession(cp: LayerCheckpoint | undefined, params: PushParams): LayerCheckpoint | undefined {
+  return cp && (cp.location.protocol === 'file:') === Boolean(params.layout) ? cp : undefined
 }
 
 /** The blob history: this layer is in the target repository now. */

@@ -3,6 +3,7 @@
 import {UsageError} from '../errors.js'
 import {validateHfRepo} from '../hf/repo.js'
 import {platformText} from '../oci/image.js'
+import {layoutEndpoint, parseLayoutTarget} from '../oci/layout-reference.js'
 import {parseImageReference, parseRegistry, validateRepository, validateTag} from '../oci/reference.js'
 import type {UploadModeFlag} from '../oci/profiles.js'
 import {parsePlatform} from './base-image.js'
@@ -14,8 +15,9 @@ export const MAX_WORKERS = 8
 export interface PushFlags {
   'hf-repo': string
   'hf-revision': string
-  registry: string
-  'target-repo': string
+  registry?: string
+  'target-repo'?: string
+  to?: string
   'target-tag'?: string
   'also-tag'?: string[]
   workers: number
@@ -50,16 +52,15 @@ export function pushParams(flags: PushFlags): PushParams {
   const revision = flags['hf-revision'].trim()
   if (revision === '' || /[\u0000-\u001f]/.test(revision))
     throw new UsageError('--hf-revision must be a branch, tag, 40-hex commit sha or refs/pr/N.')
+  const where = target(flags)
   const alsoTags = (flags['also-tag'] ?? [])
     .flatMap((v) => v.split(','))
     .map((t) => t.trim())
     .filter(Boolean)
-  const registry = parseRegistry(flags.registry)
   return {
     hfRepo: validateHfRepo(flags['hf-repo']),
     revision,
-    registry,
-    targetRepo: validateRepository(flags['target-repo'], '--target-repo', registry.host),
+    ...where,
     targetTag: flags['target-tag'] === undefined ? undefined : validateTag(flags['target-tag'], '--target-tag'),
     alsoTags: alsoTags.map((t) => validateTag(t, '--also-tag')),
     include: flags.include ?? [],
@@ -70,12 +71,17 @@ export function pushParams(flags: PushFlags): PushParams {
     force: flags.force ?? false,
     uploadMode: (flags['upload-mode'] ?? 'auto') as UploadModeFlag,
     ...imageParams(flags),
-    ...reuseParams(flags, registry),
+    ...reuseParams(flags, where),
   }
 }
 
 /** --from-image (images of the same registry to mount layers from) and --split-index/--split-count. */
-function reuseParams(flags: PushFlags, registry: PushParams['registry']): Pick<PushParams, 'fromImages' | 'split'> {
+function reuseParams(
+  flags: PushFlags,
+  {registry, layout}: Pick<PushParams, 'registry' | 'layout'>,
+): Pick<PushParams, 'fromImages' | 'split'> {
+  if (layout && (flags['from-image'] !== undefined || flags['split-index'] !== undefined))
+    throw new UsageError('--from-image and split pushes read and mount from a registry: push with --registry, or drop them with --to.')
   const fromImages = (flags['from-image'] ?? []).map((raw) => {
     const ref = parseImageReference(raw)
     if (ref.registry.host !== registry.host)
@@ -91,6 +97,29 @@ function reuseParams(flags: PushFlags, registry: PushParams['registry']): Pick<P
     ...(fromImages.length > 0 ? {fromImages} : {}),
     ...(index !== undefined && count !== undefined ? {split: validateSplit({index, count})} : {}),
   }
+}
+
+/** --registry and --target-repo, or --to oci:DIR (an OCI image layout on disk). */
+function target(flags: PushFlags): Pick<PushParams, 'registry' | 'targetRepo' | 'layout'> {
+  if (flags.to !== undefined) {
+    if (flags.registry !== undefined || flags['target-repo'] !== undefined)
+      throw new UsageError('--to writes the image to a directory: drop --registry and --target-repo, or drop --to.')
+    if (flags['base-image'] !== undefined)
+      throw new UsageError(
+        '--base-image needs a registry target (its layers are copied registry to registry): push with --registry, or drop --base-image.',
+      )
+    if (flags['upload-mode'] !== undefined && flags['upload-mode'] !== 'auto')
+      throw new UsageError('--upload-mode is for registries: a layout is always written in checkpointed appends; drop --upload-mode.')
+    const dir = parseLayoutTarget(flags.to)
+    return {registry: layoutEndpoint(dir), targetRepo: '', layout: dir}
+  }
+  const missing = [
+    flags.registry === undefined ? 'missing --registry: the registry to push to, e.g. --registry host[:port]' : '',
+    flags['target-repo'] === undefined ? 'missing --target-repo: the repository in the registry, e.g. --target-repo path/name' : '',
+  ].filter(Boolean)
+  if (missing.length > 0) throw new UsageError(`${missing.join('; ')} (or --to oci:DIR to write an OCI image layout)`)
+  const registry = parseRegistry(flags.registry!)
+  return {registry, targetRepo: validateRepository(flags['target-repo']!, '--target-repo', registry.host)}
 }
 
 /** --base-image, --platform, --modelpack: what the image is built on and how it is listed. */

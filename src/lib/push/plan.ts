@@ -17,7 +17,10 @@ export interface PushParams {
   hfRepo: string
   revision: string
   registry: RegistryEndpoint & {display: string}
+  /** Empty for a layout. */
   targetRepo: string
+  /** --to oci:DIR: the absolute path of an OCI image layout written instead of a registry; `registry` then only names it (layoutEndpoint). */
+  layout?: string
   targetTag?: string
   alsoTags: string[]
   include: string[]
@@ -65,6 +68,11 @@ export interface PushPlan {
   facts?: HubModelFacts
 }
 
+/** How the image is named without its tag: registry/repo, or oci:DIR (skopeo's syntax) for a layout. */
+export function targetName(params: PushParams): string {
+  return params.layout ? `oci:${params.layout}` : `${params.registry.display}/${params.targetRepo}`
+}
+
 export async function planPush(params: PushParams, hub: HubClient): Promise<PushPlan> {
   const sha = await hub.resolveRevision(params.hfRepo, params.revision)
   const listed = await hub.listFiles(params.hfRepo, sha)
@@ -94,7 +102,7 @@ export async function planPush(params: PushParams, hub: HubClient): Promise<Push
     files,
     totalBytes: files.reduce((n, f) => n + f.size, 0),
     totalLayerBytes: files.reduce((n, f) => n + f.layerSize, 0),
-    imageRef: `${params.registry.display}/${params.targetRepo}:${tag}`,
+    imageRef: `${targetName(params)}:${tag}`,
     warnings: [...planWarnings(profileFor(params.registry.host), files), ...confusableNames(files.map((f) => f.path))],
     profile: profileFor(params.registry.host),
     ...(facts ? {facts} : {}),

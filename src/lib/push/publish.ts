@@ -3,7 +3,7 @@
 // platform gets its own manifest over the same model layers; with several
 // platforms or --modelpack they are listed in one index, which the tags name.
 import {ModelcarError} from '../errors.js'
-import type {RegistryClient} from '../oci/client.js'
+import type {ImageTarget} from '../oci/target.js'
 import {buildBasedImage, buildIndex, sourceAnnotations, type BuiltImage, type IndexEntry} from '../oci/image.js'
 import {buildImage, type LayerRecord} from '../oci/manifest.js'
 import {buildModelPack, MODELPACK} from '../oci/modelpack.js'
@@ -11,7 +11,7 @@ import {ANNOTATION, MEDIA} from '../oci/types.js'
 import type {PushPlan} from './plan.js'
 
 /** Pushes every blob and manifest the image needs, then tags it; returns the digest the tags name. */
-export async function publishImage(layers: LayerRecord[], plan: PushPlan, registry: RegistryClient, tags: string[]): Promise<string> {
+export async function publishImage(layers: LayerRecord[], plan: PushPlan, registry: ImageTarget, tags: string[]): Promise<string> {
   const params = plan.params
   const source = {hfRepo: params.hfRepo, repoUrl: plan.repoUrl, sha: plan.sha}
   const base = plan.base?.image
@@ -49,18 +49,18 @@ export async function publishImage(layers: LayerRecord[], plan: PushPlan, regist
 }
 
 /** A split shard's layers as a plain image under `tag` (no base, no index): what the other shards read. */
-export async function publishPartial(layers: LayerRecord[], plan: PushPlan, registry: RegistryClient, tag: string): Promise<string> {
+export async function publishPartial(layers: LayerRecord[], plan: PushPlan, registry: ImageTarget, tag: string): Promise<string> {
   const image = buildImage(layers, {hfRepo: plan.params.hfRepo, repoUrl: plan.repoUrl, sha: plan.sha})
   await pushConfig(registry, image.config, image.configDigest)
   await tagAll(registry, [tag], image.manifest, MEDIA.manifest, image.manifestDigest)
   return image.manifestDigest
 }
 
-async function pushConfig(registry: RegistryClient, config: Buffer, digest: string): Promise<void> {
+async function pushConfig(registry: ImageTarget, config: Buffer, digest: string): Promise<void> {
   if (!(await registry.headBlob(digest))) await registry.pushBlob(config, digest)
 }
 
-async function tagAll(registry: RegistryClient, references: string[], body: Buffer, mediaType: string, digest: string): Promise<void> {
+async function tagAll(registry: ImageTarget, references: string[], body: Buffer, mediaType: string, digest: string): Promise<void> {
   for (const reference of references) {
     const reported = await registry.putManifest(reference, body, mediaType)
     if (reported && reported !== digest) {

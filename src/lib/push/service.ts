@@ -12,7 +12,9 @@ import {BlobStore} from '../state/blobs.js'
 import {ModeStore} from '../state/modes.js'
 import {openStateDb} from '../state/db.js'
 import {lockRun} from '../state/lock.js'
-import type {RegistryClient} from '../oci/client.js'
+import {LayoutTarget} from '../oci/layout.js'
+import {layoutEndpoint} from '../oci/layout-reference.js'
+import type {ImageTarget} from '../oci/target.js'
 import {checkpointFromRow} from '../state/checkpoint.js'
 import {RunStore, type RunRow} from '../state/runs.js'
 import {platformText} from '../oci/image.js'
@@ -80,7 +82,7 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
   try {
     const runs = new RunStore(db)
     const key = pushKey(req, plan)
-    const registry = await registryClient(req.registry, req.targetRepo, net)
+    const registry: ImageTarget = req.layout ? new LayoutTarget(req.layout) : await registryClient(req.registry, req.targetRepo, net)
     // Pre-flight before anything is recorded: a wrong port, scheme or missing
     // credentials leave no run behind to resume.
     await registry.ping()
@@ -176,7 +178,7 @@ function pinnedEnv(req: PushRequest, env: NodeJS.ProcessEnv, events: PushEvents)
  * are cancelled (DELETE, best effort) and it is closed, unless another
  * process still drives it.
  */
-async function abandon(runs: RunStore, run: RunRow | undefined, registry: RegistryClient): Promise<void> {
+async function abandon(runs: RunStore, run: RunRow | undefined, registry: ImageTarget): Promise<void> {
   if (!run) return
   const release = lockRun(runs, run.id)
   try {
@@ -197,6 +199,8 @@ async function abandon(runs: RunStore, run: RunRow | undefined, registry: Regist
  */
 function uploadModes(req: PushParams, store: ModeStore, events: PushEvents): UploadModes {
   const profile = profileFor(req.registry.host)
+  // A layout takes appends of any size and keeps its sessions: chunked, so a checkpoint follows each one.
+  if (req.layout) return new UploadModes('chunked', profile, false)
   if (req.uploadMode !== 'auto') return new UploadModes(req.uploadMode, profile, false)
   const learnt = store.get(req.registry.baseUrl)
   return new UploadModes(learnt?.mode ?? profile.mode, profile, true, (mode, why, refused) => {
@@ -235,12 +239,13 @@ function requestFromRun(run: RunRow, stateDb: string): PushRequest {
   const p = JSON.parse(run.params) as Record<string, unknown>
   const text = (v: unknown) => (typeof v === 'string' ? v : '')
   const registryInput = p.registryScheme ? `${text(p.registryScheme)}://${text(p.registry)}` : text(p.registry)
+  const layout = typeof p.layout === 'string' ? p.layout : undefined
   return {
     hfRepo: run.hf_repo,
     hfEndpoint: run.hf_endpoint,
     // Pinned: a branch that moved since must not change what this run pushes.
     revision: run.hf_sha ?? run.hf_revision,
-    registry: parseRegistry(registryInput),
+    ...(layout ? {registry: layoutEndpoint(layout), layout} : {registry: parseRegistry(registryInput)}),
     targetRepo: run.target_repo,
     targetTag: run.target_tag ?? undefined,
     alsoTags: (p.alsoTags as string[]) ?? [],
@@ -287,8 +292,7 @@ function paramsRecord(req: PushRequest, plan: PushPlan): Record<string, unknown>
   return {
     hfRepo: req.hfRepo,
     revision: req.revision,
-    registry: req.registry.display,
-    registryScheme: req.registry.scheme,
+    ...(req.layout ? {layout: req.layout} : {registry: req.registry.display, registryScheme: req.registry.scheme}),
     targetRepo: req.targetRepo,
     targetTag: req.targetTag,
     alsoTags: req.alsoTags,

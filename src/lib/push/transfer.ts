@@ -8,7 +8,8 @@ import type {HubClient} from '../hf/client.js'
 import {RangeIgnoredError} from '../hf/client.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {backoffDelay, defaultRetryPolicy, isRetryable, type RetryPolicy} from '../http/retry.js'
-import {RegistryRefusedError, type RegistryClient} from '../oci/client.js'
+import {RegistryRefusedError} from '../oci/client.js'
+import type {ImageTarget} from '../oci/target.js'
 import {clampChunk, type UploadMode, type UploadModes} from '../oci/profiles.js'
 import {BlobUpload, CutCancelsSessionError, heldBytes, ModeRefusedError, RestartLayerError, type UploadAck} from '../oci/upload.js'
 import {savedStateOffset, type LayerCheckpoint} from '../state/checkpoint.js'
@@ -20,7 +21,7 @@ export interface TransferContext {
   hub: HubClient
   hfRepo: string
   sha: string
-  registry: RegistryClient
+  registry: ImageTarget
   /** The upload mode in force for this registry; shared by the workers of a push. */
   modes: UploadModes
   /** Bytes per PATCH; undefined: sized from the measured rate (chunk-size.ts). */
@@ -123,7 +124,13 @@ export async function transferLayer(file: PlannedFile, ctx: TransferContext): Pr
  * than the checkpoint, or no session, means starting the layer over.
  */
 async function reopen(file: PlannedFile, ctx: TransferContext, resume: LayerCheckpoint): Promise<{location: URL; offset: number}> {
-  const held = await heldBytes(ctx.registry, resume.location, resume.offset, file.layerSize, 'the checkpoint and the layer')
+  const held = await heldBytes(ctx.registry, resume.location, resume.offset, file.layerSize, 'the checkpoint and the layer').catch(
+    async (error) => {
+      // A session the layer will not continue: dropped, not left behind (a layout would keep its file).
+      if (error instanceof RestartLayerError) await ctx.registry.cancelUpload(resume.location).catch(() => undefined)
+      throw error
+    },
+  )
   ctx.onResumed?.(held.size)
   return {location: held.location, offset: held.size}
 }

@@ -53,7 +53,7 @@ export function savedStateOffset(saved: Buffer): number | undefined {
 /**
  * A saved row as a checkpoint, or undefined when it holds none or one that
  * cannot be used (a damaged database, a location that is not an http(s)
- * URL): the layer then starts over instead of failing.
+ * or file URL): the layer then starts over instead of failing.
  */
 export function checkpointFromRow(row: CheckpointRow | undefined): LayerCheckpoint | undefined {
   const offset = row?.upload_offset
@@ -64,7 +64,8 @@ export function checkpointFromRow(row: CheckpointRow | undefined): LayerCheckpoi
   } catch {
     return undefined
   }
-  if (location.protocol !== 'http:' && location.protocol !== 'https:') return undefined
+  // file: is a session of an OCI image layout (oci/layout.ts checks it is one of its own).
+  if (location.protocol !== 'http:' && location.protocol !== 'https:' && location.protocol !== 'file:') return undefined
   const hashState = Buffer.isBuffer(row.hash_state) ? row.hash_state : undefined
   return {location, offset, ...(hashState ? {hashState} : {})}
 }

@@ -5,7 +5,7 @@
 import {UsageError} from '../errors.js'
 import {openStateDb, writeTx} from './db.js'
 import {RunLockedError, ownerAlive} from './lock.js'
-import {effectiveStatus} from './report.js'
+import {effectiveStatus, runTarget} from './report.js'
 import {RunStore, type RunRow, type RunStatus} from './runs.js'
 
 export interface ForgottenRun {
@@ -94,7 +94,7 @@ function remove(runs: RunStore, run: RunRow): ForgottenRun {
     id: run.id,
     status: effectiveStatus(run),
     hfRepo: run.hf_repo,
-    target: `${run.registry}/${run.target_repo}${run.target_tag ? `:${run.target_tag}` : ''}`,
+    target: runTarget(run),
     files,
   }
 }

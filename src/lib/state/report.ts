@@ -51,6 +51,12 @@ export function effectiveStatus(run: RunRow): RunStatus {
   return run.status
 }
 
+/** registry/repo:tag, or oci:DIR:tag for a push to an OCI image layout (no repository). */
+export function runTarget(run: RunRow): string {
+  const name = run.target_repo ? `${run.registry}/${run.target_repo}` : run.registry
+  return `${name}${run.target_tag ? `:${run.target_tag}` : ''}`
+}
+
 export function summarize(run: RunRow): RunSummary {
   const status = effectiveStatus(run)
   const end = run.finished_at ?? run.updated_at
@@ -61,7 +67,7 @@ export function summarize(run: RunRow): RunSummary {
     hfRepo: run.hf_repo,
     revision: run.hf_revision,
     sha: run.hf_sha,
-    target: `${run.registry}/${run.target_repo}${run.target_tag ? `:${run.target_tag}` : ''}`,
+    target: runTarget(run),
     manifestDigest: run.manifest_digest,
     files: run.files_total,
     bytesTotal: run.bytes_total,

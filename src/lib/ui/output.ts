@@ -56,7 +56,9 @@ export function renderPlan(plan: PushPlan, width: number | undefined = terminalW
     '',
     `${plan.files.length} files, ${bytes(plan.totalBytes)} (${plan.totalLayerBytes} layer bytes)`,
     ...(discovery ? [discoveryLine(discovery, reuse.filter(Boolean).length, plan.files.length)] : []),
-    `registry profile: ${plan.profile.name} (${plan.params.uploadMode === 'auto' ? `${plan.profile.mode} uploads` : `${plan.params.uploadMode} uploads, forced`})`,
+    plan.params.layout
+      ? `target: OCI image layout ${plan.params.layout}`
+      : `registry profile: ${plan.profile.name} (${plan.params.uploadMode === 'auto' ? `${plan.profile.mode} uploads` : `${plan.params.uploadMode} uploads, forced`})`,
     ...imageLines(plan),
     ...plan.warnings.map((w) => `warning: ${w}`),
     `IMAGEREF=${plan.imageRef}`,

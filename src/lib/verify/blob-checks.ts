@@ -5,7 +5,7 @@
 // descriptors or platforms is fetched once.
 import {ModelcarError} from '../errors.js'
 import {LIMITS} from '../http/body.js'
-import {BlobNotFoundError, ShortBlobError, type BlobHead, type BlobReader} from '../oci/blob-reader.js'
+import {BlobNotFoundError, ShortBlobError, type BlobHead, type ImageSource} from '../oci/blob-reader.js'
 import {digestOf} from '../oci/digest.js'
 import {ANNOTATION, IMAGE_CONFIG_TYPES, type Descriptor, type ParsedManifest} from '../oci/types.js'
 import {MODELS_DIR} from '../layer/tar.js'
@@ -19,7 +19,7 @@ const MAX_CONFIG = LIMITS.manifest
 const EXTERNAL_TYPES = /nondistributable|foreign/
 
 export interface CheckContext {
-  reader: BlobReader
+  reader: ImageSource
   deep: boolean
   heads: Limiter
   reads: Limiter

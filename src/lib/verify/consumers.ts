@@ -8,7 +8,7 @@ import {createGunzip} from 'node:zlib'
 import {EXIT, ModelcarError} from '../errors.js'
 import {TarFormatError, TarReader, type TarEntry} from '../layer/tar-reader.js'
 import {MODELS_DIR} from '../layer/tar.js'
-import type {BlobReader} from '../oci/blob-reader.js'
+import type {ImageSource} from '../oci/blob-reader.js'
 import {shortDigest} from '../oci/digest.js'
 import {IMAGE_CONFIG_TYPES, MEDIA, type ParsedManifest} from '../oci/types.js'
 import {problemLines} from './classify.js'
@@ -47,7 +47,7 @@ export interface ConsumerReport {
 type ImageManifest = Extract<ParsedManifest, {kind: 'manifest'}>
 
 export interface ConsumerContext {
-  reader: BlobReader
+  reader: ImageSource
   reads: Limiter
   signal?: AbortSignal
 }
@@ -151,7 +151,7 @@ function executable(fs: MergedFs, path: string): boolean {
 
 /** Every entry's metadata; undefined when the layer cannot be read (zstd, not a tar). */
 async function readEntries(
-  reader: BlobReader,
+  reader: ImageSource,
   digest: string,
   compression: ReturnType<typeof layerCompression>,
   signal?: AbortSignal,
@@ -182,7 +182,7 @@ async function readEntries(
   return entries
 }
 
-async function readConfig(reader: BlobReader, digest: string, signal?: AbortSignal): Promise<{Env?: unknown} | undefined> {
+async function readConfig(reader: ImageSource, digest: string, signal?: AbortSignal): Promise<{Env?: unknown} | undefined> {
   const bytes = await readUpTo(reader.stream(digest, signal), MAX_CONFIG + 1)
   if (bytes.length > MAX_CONFIG)
     throw new ModelcarError(`config ${shortDigest(digest)} is over ${MAX_CONFIG} bytes`, {code: 'E_BLOB_TOO_LARGE'})

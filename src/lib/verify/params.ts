@@ -2,6 +2,7 @@
 // (exit 2) that names the flag and says what would be accepted.
 import {UsageError} from '../errors.js'
 import {networkParams} from '../ui/common-flags.js'
+import {parseLayoutReference} from '../oci/layout-reference.js'
 import {parseImageReference} from '../oci/reference.js'
 import {validateWorkers} from '../push/params.js'
 import {CONSUMERS, type Consumer} from './consumers.js'
@@ -27,7 +28,7 @@ export function verifyParams(ref: string, flags: VerifyFlags): VerifyParams {
     throw new UsageError('--include and --exclude only apply with --against-hf (they say which Hub files the image should hold).')
   }
   return {
-    reference: parseImageReference(ref),
+    reference: parseLayoutReference(ref) ?? parseImageReference(ref),
     deep: flags.deep ?? false,
     againstHf: flags['against-hf'] ?? false,
     include: flags.include ?? [],

@@ -16,31 +16,27 @@ export function pushCommand(ref: ImageReference, annotations: Record<string, str
   const titles = layers.map((l) => l.annotations[ANNOTATION.title])
   if (titles.length === 0 || titles.some((t) => t === undefined || t === '')) return undefined
   const scheme = ref.registry.scheme === 'http' && !isLoopbackHost(ref.registry.host) ? 'http://' : ''
-  const args = [
-    'modelcar',
-    'push',
-    '--hf-repo',
-    repo,
-    '--hf-revision',
-    revision,
-    '--registry',
-    `${scheme}${ref.registry.display}`,
-    '--target-repo',
-    ref.repository,
-    ...(ref.tag ? ['--target-tag', ref.tag] : []),
-  ]
+  const target = ref.layout
+    ? ['--to', `oci:${ref.layout}`]
+    : ['--registry', `${scheme}${ref.registry.display}`, '--target-repo', ref.repository]
+  const args = ['modelcar', 'push', '--hf-repo', repo, '--hf-revision', revision, ...target, ...(ref.tag ? ['--target-tag', ref.tag] : [])]
   // Exactly these files: a push of the whole commit would tag a different image.
   for (const t of titles) args.push('--include', escapeGlob(t))
   return args.map(shellQuote).join(' ')
 }
 
 /** What to do about one blob, when it is missing or its bytes are wrong. */
-export function repairFor(b: BlobReport, command: string | undefined): string | undefined {
+export function repairFor(b: BlobReport, command: string | undefined, layout?: string): string | undefined {
   if (b.kind === 'index') return undefined
   if (b.result === 'missing') return command ? `push again: ${command}` : 'push the image again from its source'
   if (b.result === 'digest mismatch' || b.result === 'size mismatch' || b.result === 'content mismatch') {
+    // A push skips a blob that is there: damaged bytes must go first.
     const drop =
-      b.kind === 'manifest' ? '' : 'delete the blob and garbage-collect the registry (it keeps the bytes it has under a digest), then '
+      b.kind === 'manifest'
+        ? ''
+        : layout
+          ? `delete ${layout}/blobs/${b.digest.replace(':', '/')}, then `
+          : 'delete the blob and garbage-collect the registry (it keeps the bytes it has under a digest), then '
     return command ? `${drop}push again: ${command}` : `${drop}push the image again from its source`
   }
   return undefined

@@ -8,10 +8,11 @@ import {EXIT, ModelcarError} from '../errors.js'
 import {hubEndpoint} from '../hf/token.js'
 import {TransportError} from '../http/raw.js'
 import {defaultRetryPolicy, RetryableError, type RetryPolicy} from '../http/retry.js'
-import {BlobReader} from '../oci/blob-reader.js'
+import {BlobReader, type ImageSource} from '../oci/blob-reader.js'
+import {LayoutReader} from '../oci/layout-reader.js'
 import {digestOf, shortDigest} from '../oci/digest.js'
 import {parseManifest} from '../oci/manifest-parse.js'
-import type {ImageReference} from '../oci/reference.js'
+import {referenceText, type ImageReference} from '../oci/reference.js'
 import {platformOf, type Descriptor, type ParsedManifest} from '../oci/types.js'
 import {fileFilter} from '../push/filter.js'
 import {excuseBaseLayers} from './base-layers.js'
@@ -64,22 +65,26 @@ export async function verify(
   const env = ui.env ?? process.env
   const policy: RetryPolicy = {...defaultRetryPolicy, maxRetries: req.maxRetries ?? defaultRetryPolicy.maxRetries}
   const ref = req.reference
-  const display = `${ref.registry.display}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`
+  const display = referenceText(ref)
   // A bad HF_ENDPOINT is a usage error found before any request, not an image that "could not be checked".
   if (req.againstHf) hubEndpoint(env)
   try {
-    const client = await registryClient(ref.registry, ref.repository, {
-      maxRetries: req.maxRetries,
-      stallTimeoutS: req.stallTimeoutS,
-      tlsVerify: req.tlsVerify,
-      env,
-      onRetry: (m: string) => ui.events?.retry?.(m),
-      onRoute: (m: string) => ui.events?.route?.(m),
-    })
-    const reader = new BlobReader(client, {
-      retry: policy,
-      onRetry: (what, error, n) => ui.events?.retry?.(`${what} (attempt ${n + 1}): ${(error as Error).message}`),
-    })
+    const reader: ImageSource = ref.layout
+      ? new LayoutReader(ref.layout)
+      : new BlobReader(
+          await registryClient(ref.registry, ref.repository, {
+            maxRetries: req.maxRetries,
+            stallTimeoutS: req.stallTimeoutS,
+            tlsVerify: req.tlsVerify,
+            env,
+            onRetry: (m: string) => ui.events?.retry?.(m),
+            onRoute: (m: string) => ui.events?.route?.(m),
+          }),
+          {
+            retry: policy,
+            onRetry: (what, error, n) => ui.events?.retry?.(`${what} (attempt ${n + 1}): ${(error as Error).message}`),
+          },
+        )
     const blobs: BlobReport[] = []
     const images: Image[] = []
     const top = await readManifest(reader, ref.digest ?? ref.tag!, {digest: ref.digest}, undefined, blobs)
@@ -124,7 +129,7 @@ export async function verify(
 
 /** GET a manifest by tag or digest and check it; adds its row. Undefined when it is not there. */
 async function readManifest(
-  reader: BlobReader,
+  reader: ImageSource,
   reference: string,
   expect: {digest?: string; size?: number},
   platform: string | undefined,
@@ -168,7 +173,7 @@ async function readManifest(
 }
 
 async function collectImages(
-  reader: BlobReader,
+  reader: ImageSource,
   manifest: ParsedManifest,
   platform: string | undefined,
   parentAnnotations: Record<string, string>,
@@ -243,7 +248,7 @@ function addRepairs(blobs: BlobReport[], ref: ImageReference, images: Image[], t
   // A manifest that is missing itself names no layers: only the top one's annotations (when read) can say.
   const fallback = first ?? (top?.kind === 'manifest' ? pushCommand(ref, top.annotations, top.layers) : undefined)
   for (const b of blobs) {
-    const repair = repairFor(b, byDigest.get(b.digest) ?? fallback)
+    const repair = repairFor(b, byDigest.get(b.digest) ?? fallback, ref.layout)
     if (repair) b.repair = repair
   }
 }
