@@ -174,4 +174,15 @@ describe('e2e: --json of every command matches its schema', function () {
     expect(bad.code).to.equal(2)
     expect(expectSchemaValid('mirror', bad.stdout)).to.have.property('error')
   })
+
+  it('push --to oci:DIR and ls of the layout', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'mc-layout-json-')), 'layout')
+    const pushed = await cli(['push', '--hf-repo', 'acme/tiny', '--to', `oci:${dir}`, '--target-tag', 'v1', '--json'])
+    expect(pushed.code, pushed.stderr).to.equal(0)
+    const doc = expectSchemaValid('push', pushed.stdout)
+    expect(doc).to.include({layout: dir, imageRef: `oci:${dir}:v1`})
+    const listed = await cli(['ls', `oci:${dir}:v1`, '--json'])
+    expect(listed.code, listed.stderr).to.equal(0)
+    expect(expectSchemaValid('ls', listed.stdout).manifestDigest).to.equal(doc.manifestDigest)
+  })
 })
