@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import {startHubSim, type HubSim, type SimFile} from '../fixtures/hub/index.js'
 import {startRegistry, type TestRegistry} from '../fixtures/registry/index.js'
 import {startFaultProxy, type FaultProxy, type ProxyRequestRecord} from '../fixtures/registry/proxy.js'
-import {expectImageHolds, killStrayClis, requireRealTools, runCli, tempStateDb} from './helpers.js'
+import {expectImageHolds, killStrayClis, requireRealTools, runCli, sha256Hex, startCli, tempStateDb, waitFor} from './helpers.js'
 
 const REPOS = ['acme/alpha', 'acme/beta', 'acme/gamma', 'acme/delta']
 const sha = (i: number) => `${(i + 1).toString(16).repeat(8)}${'0'.repeat(31)}${i}`
@@ -29,6 +29,15 @@ const HUGE_FILES: SimFile[] = Array.from({length: 7}, (_, i) => ({
   size: 100_000 + i,
   lfs: true,
   seed: `huge/${i}`,
+}))
+
+/** A split-files repo big enough for a shard to be killed in the middle of a file. */
+const BIG_SHA = 'b'.repeat(40)
+const BIG_FILES: SimFile[] = Array.from({length: 6}, (_, i) => ({
+  path: `part-${i}.safetensors`,
+  size: 6 * 1024 * 1024 + i,
+  lfs: true,
+  seed: `big/${i}`,
 }))
 
 interface EntryJson {
@@ -57,6 +66,7 @@ describe('e2e: modelcar mirror', function () {
       repos: [
         ...REPOS.map((id, i) => ({id, commits: [{sha: sha(i), files: FILES.get(id)!}]})),
         {id: 'acme/huge', commits: [{sha: HUGE_SHA, files: HUGE_FILES}]},
+        {id: 'acme/big', commits: [{sha: BIG_SHA, files: BIG_FILES}]},
       ],
     })
     reg = await startRegistry()
@@ -227,5 +237,43 @@ describe('e2e: modelcar mirror', function () {
     const again = await run()
     for (const s of again) expect((JSON.parse(s.stdout) as EntryJson[]).every((r) => r.outcome === 'current')).to.equal(true)
     expect(uploaded(p.records.slice(mark))).to.equal(0)
+  })
+
+  it('a split shard killed in the middle of a file and run again completes the image', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mc-mirror-kill-')), 'mirror.yaml')
+    writeFileSync(file, `registry: ${reg.host}\nmodels:\n  - repo: acme/big\n    target: killed/big\n    split-files: true\n`)
+    const shardEnv = (i: number, stateDb = tempStateDb()) => ({
+      ...env(),
+      MODELCAR_STATE_DB: stateDb,
+      JOB_COMPLETION_INDEX: String(i),
+      MODELCAR_SHARD_COUNT: '3',
+    })
+    const tag = BIG_SHA.slice(0, 12)
+    for (const i of [0, 1]) {
+      const done = await runCli(['mirror', file, '--json'], shardEnv(i))
+      expect(done.code, done.stderr).to.equal(0)
+      expect((JSON.parse(done.stdout) as EntryJson[])[0].outcome, `shard ${i} alone leaves the image to the others`).to.equal('partial')
+    }
+    // Shard 2's Hub bodies stop after 1 MiB for a while: it is killed with a file half moved.
+    const stateDb = tempStateDb()
+    const from = hub.requests.length
+    hub.injectFault({kind: 'stall', afterBytes: 1024 * 1024, ms: 20_000, origin: 'cdn', times: 10})
+    const killed = startCli(['mirror', file, '--json'], shardEnv(2, stateDb))
+    await waitFor(
+      () => hub.requests.slice(from).some((r) => r.origin === 'cdn' && (r.served?.bytes ?? 0) > 0),
+      "shard 2's first file under way",
+    )
+    killed.child.kill('SIGKILL')
+    expect((await killed.done).signal, 'the shard was killed, not finished').to.equal('SIGKILL')
+    hub.clearFaults()
+    const image = await fetch(`${reg.url}/v2/killed/big/manifests/${tag}`, {method: 'HEAD'})
+    expect(image.status, 'no image while a shard is missing').to.equal(404)
+
+    const again = await runCli(['mirror', file, '--json'], shardEnv(2, stateDb))
+    expect(again.code, again.stderr).to.equal(0)
+    const [result] = JSON.parse(again.stdout) as EntryJson[]
+    expect(result.outcome).to.equal('pushed')
+    const {layout} = await expectImageHolds(`${reg.host}/killed/big:${tag}`, BIG_FILES)
+    expect(result.digest).to.equal(`sha256:${sha256Hex(layout.manifestBytes)}`)
   })
 })
