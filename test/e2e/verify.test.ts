@@ -377,6 +377,9 @@ describe('e2e: modelcar verify', function () {
     expect(json(res).error.message).to.match(/config [0-9a-f]{12}: content mismatch \(rootfs\.diff_ids has 4 entries for 5 layers\)/)
     expect(absent.code).to.equal(4)
     expect(absent.stdout).to.match(/^-\s+manifest\s+missing: the registry has no manifest no-such-tag \(404\)$/m)
+    expect(absent.stderr).to.equal(
+      `Error: ${reg.host}/m/tiny:no-such-tag does not exist: the registry has no manifest no-such-tag (404); check the repository and tag, or push the image.\n`,
+    )
     expect(badRef.code).to.equal(2)
     expect(badRef.stderr).to.match(/^Error: Invalid image reference "Not A Reference"/)
     expect(badWorkers.code).to.equal(2)

@@ -70,7 +70,7 @@ export function problemLines(result: VerifyResult, max = 6): string[] {
   const lines: string[] = []
   for (const b of result.blobs) {
     if (b.result === 'ok') continue
-    const what = `${b.kind} ${shortDigest(b.digest)}${b.title ? ` (${b.title})` : ''}${b.platform ? ` [${b.platform}]` : ''}`
+    const what = `${b.kind}${b.digest ? ` ${shortDigest(b.digest)}` : ''}${b.title ? ` (${b.title})` : ''}${b.platform ? ` [${b.platform}]` : ''}`
     const first = b.problems.find((p) => p.kind === b.result) ?? b.problems[0]
     lines.push(`${what}: ${b.result}${first && first.detail ? ` (${first.detail})` : ''}${b.repair ? `; to repair, ${b.repair}` : ''}`)
   }
