@@ -136,6 +136,7 @@ try modelcar status ''
 
       expect(await listing('modelcar resume ')).to.deep.equal(['3', '2', '1'])
       expect(await listing('modelcar status ')).to.deep.equal(['3', '2', '1'])
+      expect(await listing('modelcar forget 3 ')).to.deep.equal(['2', '1'])
       expect(await listing('modelcar push --upload-mode ')).to.deep.equal(['auto', 'chunked', 'monolithic', 'stream'])
       expect(await listing('modelcar resume --log-style=')).to.deep.equal(['auto', 'azure', 'github', 'text', 'tty'])
       expect(await listing('modelcar list --status ')).to.deep.equal(['done', 'failed', 'interrupted', 'running'])

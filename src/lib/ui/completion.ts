@@ -161,9 +161,11 @@ export function zshCompletion(bin: string, commands: CompletionCommand[]): strin
 # Run ids recorded in the state database (--state-db on the line, else MODELCAR_STATE_DB or the default), newest first.
 ${runIdsFn}() {
   local db=\${opt_args[--state-db]}
-  local -a ids
+  local -a ids typed
   ids=(\${(f)"$(${bin} run-ids \${db:+--state-db=$db} 2>/dev/null)"})
-  _wanted -V run-ids expl 'run id' compadd -a ids
+  # forget takes several ids: those already on the line are not offered again.
+  typed=(\${words[2,CURRENT-1]})
+  _wanted -V run-ids expl 'run id' compadd -F typed -a ids
 }
 
 ${fn}() {
