@@ -3,7 +3,15 @@
 // the same base digest always give the same digests. A push without a base
 // image never comes here, so its bytes stay those of manifest.ts.
 import {digestOf} from './digest.js'
-import {canonicalJson, layerAnnotations, sortLayers, type LayerRecord} from './manifest.js'
+import {
+  canonicalJson,
+  modelLayerDescriptor,
+  serializeImage,
+  sortLayers,
+  sourceAnnotations,
+  type LayerRecord,
+  type SerializedImage,
+} from './manifest.js'
 import {ANNOTATION, MEDIA, type Descriptor} from './types.js'
 
 export interface Platform {
@@ -48,58 +56,35 @@ export interface ImageSource {
   sha: string
 }
 
-export interface BuiltImage {
-  config: Buffer
-  configDigest: string
-  manifest: Buffer
-  manifestDigest: string
+export interface BuiltImage extends SerializedImage {
   platform?: Platform
 }
 
 /** What a container needs to start: kept from the base config, nothing else. */
 const RUNTIME_KEYS = ['Env', 'Entrypoint', 'Cmd', 'WorkingDir', 'User'] as const
 
-export function sourceAnnotations(source: ImageSource): Record<string, string> {
-  return {[ANNOTATION.source]: source.repoUrl, [ANNOTATION.revision]: source.sha, [ANNOTATION.hfRepo]: source.hfRepo}
-}
-
-export function modelLayerDescriptor(l: LayerRecord, mediaType: string = MEDIA.layerTar, extra: Record<string, string> = {}) {
-  const annotations = {...layerAnnotations(l), ...extra}
-  return {mediaType, digest: l.digest, size: l.size, annotations}
-}
-
 /** The model layers over one platform of the base: base layers first, its runtime settings kept. */
 export function buildBasedImage(layers: LayerRecord[], source: ImageSource, base: BaseImage, platform: BasePlatform): BuiltImage {
   const sorted = sortLayers(layers)
   const runtime: Record<string, unknown> = {}
   for (const key of RUNTIME_KEYS) if (platform.runtime[key] !== undefined) runtime[key] = platform.runtime[key]
-  const config = Buffer.from(
-    canonicalJson({
-      architecture: platform.platform.architecture,
-      config: runtime,
-      history: [
-        ...baseHistory(base, platform),
-        ...sorted.map((l) => ({created_by: `modelcar: models/${l.path}`, comment: `${source.hfRepo}@${source.sha}`})),
-      ],
-      os: platform.platform.os,
-      rootfs: {diff_ids: [...platform.diffIds, ...sorted.map((l) => l.digest)], type: 'layers'},
-      variant: platform.platform.variant,
-    }),
-  )
-  const configDigest = digestOf(config)
-  const manifest = Buffer.from(
-    canonicalJson({
-      schemaVersion: 2,
-      mediaType: MEDIA.manifest,
-      config: {mediaType: MEDIA.config, digest: configDigest, size: config.length},
-      layers: [
-        ...platform.layers.map((d) => ({mediaType: d.mediaType, digest: d.digest, size: d.size})),
-        ...sorted.map((l) => modelLayerDescriptor(l)),
-      ],
-      annotations: {...sourceAnnotations(source), [ANNOTATION.baseName]: base.name, [ANNOTATION.baseDigest]: platform.manifestDigest},
-    }),
-  )
-  return {config, configDigest, manifest, manifestDigest: digestOf(manifest), platform: platform.platform}
+  const config = {
+    architecture: platform.platform.architecture,
+    config: runtime,
+    history: [
+      ...baseHistory(base, platform),
+      ...sorted.map((l) => ({created_by: `modelcar: models/${l.path}`, comment: `${source.hfRepo}@${source.sha}`})),
+    ],
+    os: platform.platform.os,
+    rootfs: {diff_ids: [...platform.diffIds, ...sorted.map((l) => l.digest)], type: 'layers'},
+    variant: platform.platform.variant,
+  }
+  const layerDescriptors = [
+    ...platform.layers.map((d) => ({mediaType: d.mediaType, digest: d.digest, size: d.size})),
+    ...sorted.map((l) => modelLayerDescriptor(l)),
+  ]
+  const annotations = {...sourceAnnotations(source), [ANNOTATION.baseName]: base.name, [ANNOTATION.baseDigest]: platform.manifestDigest}
+  return {...serializeImage(config, layerDescriptors, annotations), platform: platform.platform}
 }
 
 /**

@@ -36,42 +36,47 @@ export function sortLayers<T extends {path: string}>(layers: T[]): T[] {
   return [...layers].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)))
 }
 
-export function buildImage(
-  layers: LayerRecord[],
-  source: {hfRepo: string; repoUrl: string; sha: string},
-): {
+/** The image annotations naming where the model comes from. */
+export function sourceAnnotations(source: {hfRepo: string; repoUrl: string; sha: string}): Record<string, string> {
+  return {[ANNOTATION.source]: source.repoUrl, [ANNOTATION.revision]: source.sha, [ANNOTATION.hfRepo]: source.hfRepo}
+}
+
+/** A model layer's descriptor: an uncompressed tar (or `mediaType`), annotated with its file. */
+export function modelLayerDescriptor(l: LayerRecord, mediaType: string = MEDIA.layerTar, extra: Record<string, string> = {}) {
+  const annotations = {...layerAnnotations(l), ...extra}
+  return {mediaType, digest: l.digest, size: l.size, annotations}
+}
+
+export interface SerializedImage {
   config: Buffer
   configDigest: string
   manifest: Buffer
   manifestDigest: string
-} {
-  const sorted = sortLayers(layers)
-  const config = Buffer.from(
-    canonicalJson({
-      architecture: 'amd64',
-      config: {},
-      os: 'linux',
-      rootfs: {diff_ids: sorted.map((l) => l.digest), type: 'layers'},
-    }),
-  )
-  const configDigest = digestOf(config)
+}
+
+/** A config object and the manifest over it, serialised canonically, with their digests. */
+export function serializeImage(config: object, layers: object[], annotations: Record<string, string>): SerializedImage {
+  const configBytes = Buffer.from(canonicalJson(config))
+  const configDigest = digestOf(configBytes)
   const manifest = Buffer.from(
     canonicalJson({
       schemaVersion: 2,
       mediaType: MEDIA.manifest,
-      config: {mediaType: MEDIA.config, digest: configDigest, size: config.length},
-      layers: sorted.map((l) => ({
-        mediaType: MEDIA.layerTar,
-        digest: l.digest,
-        size: l.size,
-        annotations: layerAnnotations(l),
-      })),
-      annotations: {
-        [ANNOTATION.source]: source.repoUrl,
-        [ANNOTATION.revision]: source.sha,
-        [ANNOTATION.hfRepo]: source.hfRepo,
-      },
+      config: {mediaType: MEDIA.config, digest: configDigest, size: configBytes.length},
+      layers,
+      annotations,
     }),
   )
-  return {config, configDigest, manifest, manifestDigest: digestOf(manifest)}
+  return {config: configBytes, configDigest, manifest, manifestDigest: digestOf(manifest)}
+}
+
+/** The image without a base (FROM scratch): model layers only. */
+export function buildImage(layers: LayerRecord[], source: {hfRepo: string; repoUrl: string; sha: string}): SerializedImage {
+  const sorted = sortLayers(layers)
+  const config = {architecture: 'amd64', config: {}, os: 'linux', rootfs: {diff_ids: sorted.map((l) => l.digest), type: 'layers'}}
+  return serializeImage(
+    config,
+    sorted.map((l) => modelLayerDescriptor(l)),
+    sourceAnnotations(source),
+  )
 }

@@ -4,8 +4,8 @@
 // platforms or --modelpack they are listed in one index, which the tags name.
 import {ModelcarError} from '../errors.js'
 import type {ImageTarget} from '../oci/target.js'
-import {buildBasedImage, buildIndex, sourceAnnotations, type BuiltImage, type IndexEntry} from '../oci/image.js'
-import {buildImage, type LayerRecord} from '../oci/manifest.js'
+import {buildBasedImage, buildIndex, type BuiltImage, type IndexEntry} from '../oci/image.js'
+import {buildImage, sourceAnnotations, type LayerRecord} from '../oci/manifest.js'
 import {buildModelPack, MODELPACK} from '../oci/modelpack.js'
 import {ANNOTATION, MEDIA} from '../oci/types.js'
 import type {PushPlan} from './plan.js'
