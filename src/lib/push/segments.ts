@@ -12,6 +12,7 @@
 // Three connections carry 75 MB/s from a CDN that caps each at 25 MB/s, more
 // than one registry connection takes. Held whole per segment, with no push-wide
 // bound, --workers 4 held up to 48 MiB of segments (4 x 512 MiB on loopback).
+import {setMaxListeners} from 'node:events'
 import {RetryableError} from '../http/retry.js'
 import type {RawResponse} from '../http/raw.js'
 
@@ -110,6 +111,8 @@ export class SegmentedBody implements AsyncIterator<Buffer> {
     private readonly budget: SegmentBudget = new SegmentBudget(SEGMENT_MEMORY),
   ) {
     this.scheduled = start
+    // Every segment in flight listens on this signal: up to MAX_SEGMENTS_AHEAD at once, not a leak.
+    setMaxListeners(MAX_SEGMENTS_AHEAD + 2, this.controller.signal)
     const abort = () => this.controller.abort(signal?.reason)
     if (signal?.aborted) abort()
     else signal?.addEventListener('abort', abort, {once: true})

@@ -184,6 +184,34 @@ describe('push/segments: one file over several Hub connections', () => {
     expect(destroyed, 'every segment body closed').to.equal(SEGMENTS_AHEAD)
   })
 
+  it('MAX_SEGMENTS_AHEAD segments in flight at once raise no listener-leak warning', async () => {
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.message)
+    process.on('warning', onWarning)
+    try {
+      const controllers: AbortSignal[] = []
+      const source = async (start: number, end: number, signal: AbortSignal): Promise<RawResponse> => {
+        signal.addEventListener('abort', () => undefined) // as each request does
+        controllers.push(signal)
+        await new Promise((r) => setTimeout(r, 20))
+        return {
+          status: 206,
+          headers: {},
+          body: Readable.from([Buffer.alloc(end - start)]),
+          url: new URL('http://x/'),
+        } as unknown as RawResponse
+      }
+      const body = new SegmentedBody(source, 0, MAX_SEGMENTS_AHEAD * SEGMENT_BYTES, undefined, () => MAX_SEGMENTS_AHEAD)
+      await body.next()
+      body.destroy()
+      await new Promise((r) => setImmediate(r))
+      expect(controllers.length).to.equal(MAX_SEGMENTS_AHEAD)
+      expect(warnings).to.deep.equal([])
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+
   describe('through the Hub simulator', () => {
     let hub: HubSim
     let client: HubClient
