@@ -163,6 +163,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
           signal,
           resume,
           segmentsAhead: share.ahead,
+          segmentBudget: shares.budget,
           onProgress: (bytes) => events.emit('fileProgress', file, bytes),
           onCheckpoint: (cp) => deps.runs?.checkpoint(runId!, file.path, cp),
           onHashed: (hashed) => deps.runs?.fileHashed(runId!, file.path, hashed),

@@ -15,7 +15,7 @@ import {createSha256, type Sha256} from '../hash/sha256.js'
 import {layerHeader, layerTrailer} from '../layer/tar.js'
 import {packHashStates, unpackHashStates} from '../state/checkpoint.js'
 import type {PlannedFile} from './plan.js'
-import {SegmentedBody, segmentedWorth} from './segments.js'
+import {SegmentedBody, segmentedWorth, type SegmentBudget} from './segments.js'
 
 /** The upload went back before the restored hash state: those bytes cannot be hashed again, the layer restarts. */
 export class RewoundPastStateError extends ModelcarError {
@@ -34,6 +34,8 @@ export interface HubSource {
   onRetry?: (why: string) => void
   /** Segments this file may read ahead now (the push's SegmentShares); SEGMENTS_AHEAD without. */
   segmentsAhead?: () => number
+  /** Bytes the push's segments may hold ahead of their readers (SegmentShares.budget); one file's SEGMENT_MEMORY without. */
+  segmentBudget?: SegmentBudget
 }
 
 export class LayerReader {
@@ -228,7 +230,7 @@ export class LayerReader {
     if (this.segmented) {
       const open = (start: number, end: number, segmentSignal: AbortSignal) =>
         hub.openFile(hfRepo, sha, this.file, start, segmentSignal, end)
-      const body = new SegmentedBody(open, offset, this.file.size, signal, this.source.segmentsAhead)
+      const body = new SegmentedBody(open, offset, this.file.size, signal, this.source.segmentsAhead, this.source.segmentBudget)
       this.body = {pieces: body, destroy: () => body.destroy(), skip: 0}
       return
     }

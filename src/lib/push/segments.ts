@@ -3,13 +3,16 @@
 // file as ranged GETs of SEGMENT_BYTES, up to SEGMENTS_AHEAD at a time, and
 // hand the bytes on strictly in order, so the upload stays the one sequential
 // stream the OCI protocol allows and every byte is hashed once, in order.
-// Memory per file: at most SEGMENTS_AHEAD segments held or in flight
-// (SEGMENT_MEMORY, 12 MiB); only files over SEGMENTED_MIN_BYTES are read so.
-// Workers with no file left lend their share to the largest file still
-// running (SegmentShares), so the push's bound stays workers x SEGMENT_MEMORY.
+// The segment the reader is on streams through as it arrives; the ones ahead
+// keep what they read, at most SEGMENT_MEMORY (12 MiB) per file and
+// PUSH_SEGMENT_MEMORY (16 MiB) for the whole push: past that a segment stops
+// reading its body and TCP holds the Hub back. Only files over
+// SEGMENTED_MIN_BYTES are read so. Workers with no file left lend their share
+// of connections to the largest file still running (SegmentShares).
 // Three connections carry 75 MB/s from a CDN that caps each at 25 MB/s, more
-// than one registry connection takes; with 8 MiB x 4, --workers 4 peaked at
-// 262 MiB RSS on loopback.
+// than one registry connection takes. Held whole per segment, with no push-wide
+// bound, --workers 4 held up to 48 MiB of segments (4 x 512 MiB on loopback).
+import {setMaxListeners} from 'node:events'
 import {RetryableError} from '../http/retry.js'
 import type {RawResponse} from '../http/raw.js'
 
@@ -18,6 +21,12 @@ export const SEGMENT_BYTES = 4 * MiB
 export const SEGMENTS_AHEAD = 3
 /** The most content bytes of one file in memory or in flight at once. */
 export const SEGMENT_MEMORY = SEGMENT_BYTES * SEGMENTS_AHEAD
+/**
+ * Bytes all the segments of a push may hold ahead of their readers: beyond
+ * it, connections wait (TCP holds the Hub back) rather than the heap growing
+ * with workers x SEGMENT_MEMORY.
+ */
+export const PUSH_SEGMENT_MEMORY = 16 * MiB
 /** Smaller files take one body: a few round trips more would cost more than they win. */
 export const SEGMENTED_MIN_BYTES = 64 * MiB
 /** However many workers are idle, one file opens at most this many Hub connections at once. */
@@ -35,6 +44,8 @@ export function segmentedWorth(size: number): boolean {
  */
 export class SegmentShares {
   private readonly running = new Map<string, number>()
+  /** The bytes every file's segments hold ahead of its reader, together. */
+  readonly budget = new SegmentBudget(PUSH_SEGMENT_MEMORY)
 
   constructor(private readonly workers: number) {}
 
@@ -60,16 +71,32 @@ export class SegmentShares {
 /** A body for content bytes [start, end). */
 export type OpenRange = (start: number, end: number, signal: AbortSignal) => Promise<RawResponse>
 
+interface Segment {
+  from: number
+  to: number
+  /** Pieces read and not yet handed on. */
+  pieces: Buffer[]
+  held: number
+  got: number
+  done: boolean
+  error?: Error
+  /** The reader, waiting for this segment's next piece. */
+  wake?: () => void
+  /** The segment's reading, waiting for budget: go on (the reader took what it held, or the body is dropped). */
+  resume?: () => void
+}
+
 /**
  * Content bytes [start, end) as an in-order iterator over parallel segments.
- * A segment that fails surfaces its error when the reader reaches it (the
- * bytes before it are handed on first); the reader then opens a new body
- * from where it stands, as after any cut body.
+ * The segment the reader is on streams through as it arrives; the ones ahead
+ * keep what they read until the reader gets there, within the push's
+ * SegmentBudget. A segment that fails surfaces its error when the reader
+ * reaches it (the bytes before it are handed on first); the reader then opens
+ * a new body from where it stands, as after any cut body.
  */
 export class SegmentedBody implements AsyncIterator<Buffer> {
   private readonly controller = new AbortController()
-  private readonly queued: Array<Promise<Buffer[]>> = []
-  private current: Buffer[] = []
+  private readonly queued: Segment[] = []
   private scheduled: number
   private readonly unlink: () => void
 
@@ -80,8 +107,12 @@ export class SegmentedBody implements AsyncIterator<Buffer> {
     signal?: AbortSignal,
     /** How many segments may be held or in flight now (a SegmentShares allowance). */
     private readonly ahead: () => number = () => SEGMENTS_AHEAD,
+    /** Bytes held ahead of the reader, shared by the push (one file alone: SEGMENT_MEMORY). */
+    private readonly budget: SegmentBudget = new SegmentBudget(SEGMENT_MEMORY),
   ) {
     this.scheduled = start
+    // Every segment in flight listens on this signal: up to MAX_SEGMENTS_AHEAD at once, not a leak.
+    setMaxListeners(MAX_SEGMENTS_AHEAD + 2, this.controller.signal)
     const abort = () => this.controller.abort(signal?.reason)
     if (signal?.aborted) abort()
     else signal?.addEventListener('abort', abort, {once: true})
@@ -91,46 +122,137 @@ export class SegmentedBody implements AsyncIterator<Buffer> {
 
   async next(): Promise<IteratorResult<Buffer>> {
     for (;;) {
-      const piece = this.current.shift()
-      if (piece) return {done: false, value: piece}
-      const head = this.queued.shift()
+      const head = this.queued[0]
       if (!head) return {done: true, value: undefined}
-      this.current = await head
-      this.fill()
+      const piece = head.pieces.shift()
+      if (piece) {
+        head.held -= piece.length
+        this.budget.give(piece.length)
+        if (head.held === 0) head.resume?.()
+        return {done: false, value: piece}
+      }
+      if (head.error !== undefined) throw head.error
+      if (head.done) {
+        this.queued.shift()
+        this.fill()
+        continue
+      }
+      await new Promise<void>((resolve) => (head.wake = resolve))
     }
   }
 
   destroy(): void {
     this.unlink()
     this.controller.abort()
-    this.queued.length = 0
-    this.current = []
+    let held = 0
+    for (const segment of this.queued.splice(0)) {
+      held += segment.held
+      segment.held = 0
+      segment.pieces = []
+      segment.resume?.()
+    }
+    this.budget.give(held)
   }
 
   private fill(): void {
-    while (this.queued.length + (this.current.length > 0 ? 1 : 0) < this.ahead() && this.scheduled < this.end) {
+    while (this.queued.length < this.ahead() && this.scheduled < this.end) {
       const from = this.scheduled
       const to = Math.min(this.end, from + SEGMENT_BYTES)
-      const segment = this.fetch(from, to)
-      segment.catch(() => undefined) // read when the reader gets there, or dropped with the body
+      const segment: Segment = {from, to, pieces: [], held: 0, got: 0, done: false}
       this.queued.push(segment)
+      void this.fetch(segment)
       this.scheduled = to
     }
   }
 
-  private async fetch(from: number, to: number): Promise<Buffer[]> {
-    const res = await this.open(from, to, this.controller.signal)
-    const pieces: Buffer[] = []
-    let got = 0
+  private async fetch(segment: Segment): Promise<void> {
+    const {from, to} = segment
+    const signal = this.controller.signal
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        pieces.push(chunk)
-        got += chunk.length
+      const res = await this.open(from, to, signal)
+      try {
+        const pieces = (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
+        for (;;) {
+          // With the budget spent, a segment reads on once the reader took what it holds (the head soon, those ahead later).
+          while (segment.held > 0 && this.budget.full && !signal.aborted) {
+            const waiting = this.budget.wait()
+            segment.resume = waiting.wake
+            await waiting.done
+            segment.resume = undefined
+          }
+          if (signal.aborted) return
+          const next = await pieces.next()
+          if (next.done || signal.aborted) break
+          const chunk = next.value
+          segment.pieces.push(chunk)
+          segment.held += chunk.length
+          segment.got += chunk.length
+          this.budget.take(chunk.length)
+          this.wakeReader(segment)
+        }
+      } finally {
+        res.body.destroy()
       }
+      if (!signal.aborted && segment.got !== to - from) {
+        throw new RetryableError(`a segment of the Hub's body ended at ${from + segment.got} of ${from}-${to}`)
+      }
+    } catch (error) {
+      segment.error = error instanceof Error ? error : new Error(String(error))
     } finally {
-      res.body.destroy()
+      segment.done = true
+      this.wakeReader(segment)
     }
-    if (got !== to - from) throw new RetryableError(`a segment of the Hub's body ended at ${from + got} of ${from}-${to}`)
-    return pieces
+  }
+
+  private wakeReader(segment: Segment): void {
+    const wake = segment.wake
+    segment.wake = undefined
+    wake?.()
+  }
+}
+
+/**
+ * Content bytes the segments of a push may hold that their readers have not
+ * taken yet, all files together. A segment ahead of its reader stops reading
+ * its body while the budget is spent (its connection waits, and TCP holds the
+ * Hub back); the segment a reader is on always reads, a piece at a time.
+ */
+export class SegmentBudget {
+  private used = 0
+  private readonly waiting = new Set<() => void>()
+
+  constructor(readonly bytes: number = PUSH_SEGMENT_MEMORY) {}
+
+  get held(): number {
+    return this.used
+  }
+
+  get full(): boolean {
+    return this.used >= this.bytes
+  }
+
+  take(bytes: number): void {
+    this.used += bytes
+  }
+
+  give(bytes: number): void {
+    this.used -= bytes
+    if (this.full) return
+    const waiting = [...this.waiting]
+    this.waiting.clear()
+    for (const wake of waiting) wake()
+  }
+
+  /** Until the budget has room again, or `wake` is called by whoever else may let the caller go on. */
+  wait(): {done: Promise<void>; wake: () => void} {
+    let wake!: () => void
+    const done = new Promise<void>((resolve) => {
+      wake = () => {
+        this.waiting.delete(wake)
+        resolve()
+      }
+    })
+    this.waiting.add(wake)
+    return {done, wake}
   }
 }

@@ -16,6 +16,7 @@ import {savedStateOffset, type LayerCheckpoint} from '../state/checkpoint.js'
 import {fixedChunks, measuredChunks} from './chunk-size.js'
 import {LayerReader, RewoundPastStateError} from './layer-reader.js'
 import type {PlannedFile} from './plan.js'
+import type {SegmentBudget} from './segments.js'
 
 export interface TransferContext {
   hub: HubClient
@@ -30,6 +31,8 @@ export interface TransferContext {
   signal?: AbortSignal
   /** Segments the file may read ahead from the Hub now (the push's SegmentShares). */
   segmentsAhead?: () => number
+  /** Bytes the push's segments may hold ahead of their readers (the push's SegmentShares.budget). */
+  segmentBudget?: SegmentBudget
   /** Layer bytes read so far (for progress). */
   onProgress?: (layerBytes: number) => void
   onCheckpoint?: (cp: LayerCheckpoint) => void
@@ -149,7 +152,16 @@ async function transferOnce(
   const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
   const reader = new LayerReader(
     file,
-    {hub: ctx.hub, hfRepo: ctx.hfRepo, sha: ctx.sha, policy, signal: grace.signal, onRetry: ctx.onRetry, segmentsAhead: ctx.segmentsAhead},
+    {
+      hub: ctx.hub,
+      hfRepo: ctx.hfRepo,
+      sha: ctx.sha,
+      policy,
+      signal: grace.signal,
+      onRetry: ctx.onRetry,
+      segmentsAhead: ctx.segmentsAhead,
+      segmentBudget: ctx.segmentBudget,
+    },
     usableState(resume, held),
   )
   // Bytes moved are reported with each checkpoint too, so a killed process's
@@ -270,6 +282,7 @@ async function transferMonolithic(file: PlannedFile, ctx: TransferContext, attem
     signal: grace.signal,
     onRetry: ctx.onRetry,
     segmentsAhead: ctx.segmentsAhead,
+    segmentBudget: ctx.segmentBudget,
   })
   let sent = 0
   try {

@@ -9,7 +9,9 @@ import {LayerReader} from '../../../src/lib/push/layer-reader.js'
 import type {PlannedFile} from '../../../src/lib/push/plan.js'
 import {
   MAX_SEGMENTS_AHEAD,
+  PUSH_SEGMENT_MEMORY,
   SEGMENT_BYTES,
+  SegmentBudget,
   SEGMENT_MEMORY,
   SegmentedBody,
   SEGMENTED_MIN_BYTES,
@@ -119,6 +121,95 @@ describe('push/segments: one file over several Hub connections', () => {
     expect(Math.max(...mostAt.slice(4)), 'after: the lent shares')
       .to.be.greaterThan(SEGMENTS_AHEAD)
       .and.at.most(3 * SEGMENTS_AHEAD)
+  })
+
+  it('two files share one push-wide budget: segments ahead hold at most that (plus a piece each), the heads always stream', async () => {
+    expect(PUSH_SEGMENT_MEMORY).to.equal(16 * MiB)
+    const data = Buffer.alloc(40 * MiB)
+    for (let i = 0; i + 4 <= data.length; i += 4096) data.writeUInt32BE(i >>> 0, i)
+    const PIECE = 64 * 1024
+    // Answers at once, in 64 KiB pieces, each read only when asked for (as a socket that TCP holds back).
+    const source = async (start: number, end: number): Promise<RawResponse> => {
+      const body = Readable.from(
+        (function* () {
+          for (let at = start; at < end; at += PIECE) yield data.subarray(at, Math.min(end, at + PIECE))
+        })(),
+        {highWaterMark: 1, objectMode: true},
+      )
+      return {status: 206, headers: {}, body, url: new URL('http://x/')} as unknown as RawResponse
+    }
+    const budget = new SegmentBudget(2 * MiB)
+    let most = 0
+    const readAll = async (body: SegmentedBody) => {
+      const hash = createHash('sha256')
+      for (let next = await body.next(); !next.done; next = await body.next()) {
+        hash.update(next.value)
+        most = Math.max(most, budget.held)
+        // a slow reader: the segments ahead fill the budget and must wait
+        await new Promise((r) => setImmediate(r))
+      }
+      return hash.digest('hex')
+    }
+    const whole = createHash('sha256').update(data).digest('hex')
+    const [a, b] = await Promise.all([
+      readAll(new SegmentedBody(source, 0, data.length, undefined, () => SEGMENTS_AHEAD, budget)),
+      readAll(new SegmentedBody(source, 0, data.length, undefined, () => SEGMENTS_AHEAD, budget)),
+    ])
+    expect([a, b]).to.deep.equal([whole, whole])
+    expect(most, 'held across both files').to.be.at.most(2 * MiB + 2 * SEGMENTS_AHEAD * PIECE)
+    expect(most, 'the budget was used').to.be.greaterThan(MiB)
+    expect(budget.held, 'everything handed on was given back').to.equal(0)
+  })
+
+  it('a dropped body gives its held bytes back to the budget and stops reading', async () => {
+    const budget = new SegmentBudget(MiB)
+    let destroyed = 0
+    const source = async (start: number, end: number): Promise<RawResponse> => {
+      const body = Readable.from(
+        (function* () {
+          for (let at = start; at < end; at += 64 * 1024) yield Buffer.alloc(Math.min(64 * 1024, end - at))
+        })(),
+        {highWaterMark: 1, objectMode: true},
+      )
+      body.on('close', () => destroyed++)
+      return {status: 206, headers: {}, body, url: new URL('http://x/')} as unknown as RawResponse
+    }
+    const body = new SegmentedBody(source, 0, 12 * MiB, undefined, () => SEGMENTS_AHEAD, budget)
+    await body.next()
+    for (let i = 0; i < 50 && budget.held < MiB; i++) await new Promise((r) => setTimeout(r, 5))
+    expect(budget.held).to.be.at.least(MiB)
+    body.destroy()
+    for (let i = 0; i < 50 && destroyed < SEGMENTS_AHEAD; i++) await new Promise((r) => setTimeout(r, 5))
+    expect(budget.held).to.equal(0)
+    expect(destroyed, 'every segment body closed').to.equal(SEGMENTS_AHEAD)
+  })
+
+  it('MAX_SEGMENTS_AHEAD segments in flight at once raise no listener-leak warning', async () => {
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.message)
+    process.on('warning', onWarning)
+    try {
+      const controllers: AbortSignal[] = []
+      const source = async (start: number, end: number, signal: AbortSignal): Promise<RawResponse> => {
+        signal.addEventListener('abort', () => undefined) // as each request does
+        controllers.push(signal)
+        await new Promise((r) => setTimeout(r, 20))
+        return {
+          status: 206,
+          headers: {},
+          body: Readable.from([Buffer.alloc(end - start)]),
+          url: new URL('http://x/'),
+        } as unknown as RawResponse
+      }
+      const body = new SegmentedBody(source, 0, MAX_SEGMENTS_AHEAD * SEGMENT_BYTES, undefined, () => MAX_SEGMENTS_AHEAD)
+      await body.next()
+      body.destroy()
+      await new Promise((r) => setImmediate(r))
+      expect(controllers.length).to.equal(MAX_SEGMENTS_AHEAD)
+      expect(warnings).to.deep.equal([])
+    } finally {
+      process.off('warning', onWarning)
+    }
   })
 
   describe('through the Hub simulator', () => {
