@@ -194,6 +194,7 @@ describe('e2e: modelcar mirror', function () {
     const results = JSON.parse(json.stdout) as EntryJson[]
     expect(results.map((r) => r.outcome)).to.deep.equal(['current', 'failed', 'current'])
     expect(results[1].error).to.include('acme/missing')
+    expect(results[1].error, 'the fix names the file, not a push flag').to.include("check the entry's repo").and.not.include('--hf-repo')
   })
 
   // PushParams.split: each shard uploads its share of the files and tags a partial manifest; the shard that finds every

@@ -134,10 +134,23 @@ async function mirrorUnit(
       bytesUploaded: 0,
       seconds: seconds(),
       ...(runId === undefined ? {} : {runId}),
-      error: errorText(error),
+      error: inFileWords(errorText(error)),
       ...(warnings.length > 0 ? {warnings} : {}),
     }
   }
+}
+
+/** push's flags as the mirror file names them: an entry's error points at the key to fix, not at a flag nobody typed. */
+const FILE_WORDS: Array<[RegExp, string]> = [
+  [/--hf-repo\b/g, "the entry's repo"],
+  [/--hf-revision\b/g, "the entry's revision"],
+  [/--target-repo\b/g, "the entry's target"],
+  [/--target-tag\b/g, "the entry's tags"],
+  [/--registry\b/g, 'registry'],
+]
+
+export function inFileWords(message: string): string {
+  return FILE_WORDS.reduce((text, [flag, key]) => text.replace(flag, key), message)
 }
 
 /** Some entries failed (exit 1); the others were mirrored. */
