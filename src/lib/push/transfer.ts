@@ -14,7 +14,7 @@ import {clampChunk, type UploadMode, type UploadModes} from '../oci/profiles.js'
 import {BlobUpload, CutCancelsSessionError, heldBytes, ModeRefusedError, RestartLayerError, type UploadAck} from '../oci/upload.js'
 import {savedStateOffset, type LayerCheckpoint} from '../state/checkpoint.js'
 import {fixedChunks, measuredChunks} from './chunk-size.js'
-import {LayerReader, RewoundPastStateError} from './layer-reader.js'
+import {LayerReader, RewoundPastStateError, type HubSource} from './layer-reader.js'
 import type {PlannedFile} from './plan.js'
 import type {SegmentBudget} from './segments.js'
 
@@ -150,20 +150,7 @@ async function transferOnce(
   const held = resume ? await reopen(file, ctx, resume) : undefined
   attempt.reached = held?.offset ?? 0
   const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
-  const reader = new LayerReader(
-    file,
-    {
-      hub: ctx.hub,
-      hfRepo: ctx.hfRepo,
-      sha: ctx.sha,
-      policy,
-      signal: grace.signal,
-      onRetry: ctx.onRetry,
-      segmentsAhead: ctx.segmentsAhead,
-      segmentBudget: ctx.segmentBudget,
-    },
-    usableState(resume, held),
-  )
+  const reader = new LayerReader(file, hubSource(ctx, policy, grace.signal), usableState(resume, held))
   // Bytes moved are reported with each checkpoint too, so a killed process's
   // transfers still count in the run's history.
   let upload: BlobUpload | undefined
@@ -274,16 +261,7 @@ async function commitLayer(file: PlannedFile, ctx: TransferContext, reader: Laye
 async function transferMonolithic(file: PlannedFile, ctx: TransferContext, attempt: Attempt): Promise<LayerResult> {
   const policy = ctx.policy ?? defaultRetryPolicy
   const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
-  const reader = new LayerReader(file, {
-    hub: ctx.hub,
-    hfRepo: ctx.hfRepo,
-    sha: ctx.sha,
-    policy,
-    signal: grace.signal,
-    onRetry: ctx.onRetry,
-    segmentsAhead: ctx.segmentsAhead,
-    segmentBudget: ctx.segmentBudget,
-  })
+  const reader = new LayerReader(file, hubSource(ctx, policy, grace.signal))
   let sent = 0
   try {
     await reader.seek(file.layerSize)
@@ -356,4 +334,10 @@ function graceSignal(signal: AbortSignal | undefined, ms: number): {signal: Abor
       if (timer) clearTimeout(timer)
     },
   }
+}
+
+/** Where a layer's content comes from: the Hub, with the push's retry policy and segment shares. */
+function hubSource(ctx: TransferContext, policy: RetryPolicy, signal: AbortSignal): HubSource {
+  const {hub, hfRepo, sha, onRetry, segmentsAhead, segmentBudget} = ctx
+  return {hub, hfRepo, sha, policy, signal, onRetry, segmentsAhead, segmentBudget}
 }
