@@ -81,6 +81,11 @@ export class HubClient {
   }
 
   async resolveRevision(repo: string, revision: string): Promise<string> {
+    return (await this.revisionInfo(repo, revision)).sha
+  }
+
+  /** The commit a revision names, and what the model info says of it beyond the files (see facts.ts): one request. */
+  async revisionInfo(repo: string, revision: string): Promise<{sha: string; facts: HubModelFacts}> {
     const path = `api/models/${encodeRepo(repo)}/revision/${encodeURIComponent(revision)}`
     const body = (await this.getJson(new URL(this.apiUrl(path)), `revision ${revision} of ${repo}`, {repo, revision}, LIMITS.json)) as {
       sha?: unknown
@@ -91,15 +96,7 @@ export class HubClient {
         {code: 'E_HUB_PROTOCOL'},
       )
     }
-    return body.sha
-  }
-
-  /** The model info of a commit, for what it says beyond the files (see facts.ts). */
-  async modelFacts(repo: string, sha: string): Promise<HubModelFacts> {
-    const path = `api/models/${encodeRepo(repo)}/revision/${sha}`
-    return parseModelFacts(
-      await this.getJson(new URL(this.apiUrl(path)), `model info of ${repo}@${sha}`, {repo, revision: sha}, LIMITS.json),
-    )
+    return {sha: body.sha, facts: parseModelFacts(body)}
   }
 
   /**

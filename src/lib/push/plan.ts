@@ -74,7 +74,8 @@ export function targetName(params: PushParams): string {
 }
 
 export async function planPush(params: PushParams, hub: HubClient): Promise<PushPlan> {
-  const sha = await hub.resolveRevision(params.hfRepo, params.revision)
+  // The model info that names the commit also carries what a ModelPack config says of it.
+  const {sha, facts: info} = await hub.revisionInfo(params.hfRepo, params.revision)
   const listed = await hub.listFiles(params.hfRepo, sha)
   checkRepoPaths(listed.map((f) => f.path))
   const keep = fileFilter(params.include, params.exclude)
@@ -93,7 +94,7 @@ export async function planPush(params: PushParams, hub: HubClient): Promise<Push
     )
   await hub.checkAccess(params.hfRepo, sha, files[0])
   const tag = params.targetTag ?? sha.slice(0, 12)
-  const facts = params.modelpack ? await hub.modelFacts(params.hfRepo, sha) : undefined
+  const facts = params.modelpack ? info : undefined
   return {
     params,
     sha,
