@@ -2,9 +2,9 @@
 // one registry read (the target tag's manifest): when the manifest's
 // org.opencontainers.image.revision is that sha, there is nothing to push.
 import {hubClient, registryClient, type NetworkOptions} from '../clients.js'
+import {ModelcarError} from '../errors.js'
+import {readManifest} from '../inspect/files.js'
 import {BlobReader} from '../oci/blob-reader.js'
-import {digestOf} from '../oci/digest.js'
-import {parseManifest} from '../oci/manifest-parse.js'
 import {ANNOTATION} from '../oci/types.js'
 import type {PushParams} from '../push/plan.js'
 
@@ -19,9 +19,10 @@ export async function targetState(params: PushParams, net: NetworkOptions): Prom
   const sha = await hubClient(net).resolveRevision(params.hfRepo, params.revision)
   const tag = params.targetTag ?? sha.slice(0, 12)
   const reader = new BlobReader(await registryClient(params.registry, params.targetRepo, net))
-  const fetched = await reader.manifest(tag)
-  if (!fetched) return {sha, tag}
-  // A manifest we cannot read is not current: the push replaces it.
-  const annotations = parseManifest(fetched.body, fetched.contentType).manifest?.annotations ?? {}
-  return annotations[ANNOTATION.revision] === sha ? {sha, tag, currentDigest: fetched.digest ?? digestOf(fetched.body)} : {sha, tag}
+  // No manifest, or one we cannot read, is not current: the push replaces it.
+  const read = await readManifest(reader, tag, tag).catch((error: unknown) => {
+    if (error instanceof ModelcarError && (error.code === 'E_NO_MANIFEST' || error.code === 'E_MANIFEST_MALFORMED')) return undefined
+    throw error
+  })
+  return read?.manifest.annotations?.[ANNOTATION.revision] === sha ? {sha, tag, currentDigest: read.digest} : {sha, tag}
 }
