@@ -11,7 +11,7 @@ import {RangeIgnoredError, type HubClient} from '../hf/client.js'
 import {TransportError, type RawResponse} from '../http/raw.js'
 import {backoffDelay, RetryableError, type RetryPolicy} from '../http/retry.js'
 import {ModelcarError} from '../errors.js'
-import {createSha256, type Sha256} from '../hash/sha256.js'
+import {createSha256, updateBoth, type Sha256} from '../hash/sha256.js'
 import {layerHeader, layerTrailer} from '../layer/tar.js'
 import {packHashStates, unpackHashStates} from '../state/checkpoint.js'
 import type {PlannedFile} from './plan.js'
@@ -143,14 +143,16 @@ export class LayerReader {
     if (end <= this.hashed) return
     const fresh = at >= this.hashed ? piece : piece.subarray(this.hashed - at)
     const freshAt = end - fresh.length
-    this.layerHash.update(fresh)
-    const cStart = Math.max(freshAt, this.header.length)
-    const cEnd = Math.min(end, this.contentEnd)
+    // Tar framing goes to the layer hash alone; content to both, in one pass.
+    const cStart = Math.min(Math.max(freshAt, this.header.length), end)
+    const cEnd = Math.max(Math.min(end, this.contentEnd), cStart)
+    if (cStart > freshAt) this.layerHash.update(fresh.subarray(0, cStart - freshAt))
     if (cEnd > cStart) {
       const content = fresh.subarray(cStart - freshAt, cEnd - freshAt)
-      this.contentHash.update(content)
+      updateBoth(this.layerHash, this.contentHash, content)
       this.gitBlob?.update(content)
     }
+    if (end > cEnd) this.layerHash.update(fresh.subarray(cEnd - freshAt))
     this.hashed = end
   }
 
