@@ -100,7 +100,13 @@ function loadNative(): NativeSha256 | undefined {
   if (process.env.MODELCAR_SHA256 === 'node') return undefined
   try {
     // dist/lib/hash (or src/lib/hash under tsx) → the package root's build/.
-    return createRequire(import.meta.url)('../../../build/Release/sha256_state.node') as NativeSha256
+    const lib = createRequire(import.meta.url)('../../../build/Release/sha256_state.node') as Partial<NativeSha256>
+    // An addon built before updateBoth existed (a checkout not rebuilt since) still hashes right, one stream at a time.
+    lib.updateBoth ??= (a, b, data) => {
+      lib.update!(a, data)
+      lib.update!(b, data)
+    }
+    return lib as NativeSha256
   } catch {
     return undefined
   }
