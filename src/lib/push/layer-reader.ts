@@ -58,6 +58,9 @@ export class LayerReader {
   /** Large files are read over several Hub connections, until the Hub ignores a Range. */
   private segmented: boolean
   private leftover: Buffer | undefined
+  /** A body opened ahead of the first read (prefetch), and whether the reader was closed meanwhile. */
+  private opening: Promise<void> | undefined
+  private closed = false
 
   /** `hashState`: a `checkpoint()`, to continue the hashes where it was taken. */
   constructor(
@@ -132,7 +135,27 @@ export class LayerReader {
     }
   }
 
+  /**
+   * Open the Hub body at the current position now, without reading it: the
+   * first read takes it. Called while the upload session opens, so the Hub's
+   * round trips (resolve, redirect, first byte) overlap the registry's. A
+   * failure here is left to the first read, which opens (and retries) anew.
+   */
+  prefetch(): void {
+    if (this.body || this.opening || this.position >= this.contentEnd) return
+    const offset = () => Math.max(0, this.position - this.header.length)
+    const at = offset()
+    this.opening = this.openBody(at).then(
+      () => {
+        // Closed, or moved elsewhere while it opened: not the body the next read wants.
+        if (this.closed || offset() !== at) this.closeBody()
+      },
+      () => undefined,
+    )
+  }
+
   close(): void {
+    this.closed = true
     this.closeBody()
   }
 
@@ -167,6 +190,8 @@ export class LayerReader {
     for (;;) {
       try {
         if (this.leftover) return this.take(this.leftover, max)
+        if (!this.body && this.opening) await this.opening
+        this.opening = undefined
         if (!this.body) await this.openBody()
         const next = await this.body!.pieces.next()
         if (next.done) {
@@ -226,8 +251,7 @@ export class LayerReader {
     return chunk.subarray(0, max)
   }
 
-  private async openBody(): Promise<void> {
-    const offset = this.position - this.header.length
+  private async openBody(offset = this.position - this.header.length): Promise<void> {
     const {hub, hfRepo, sha, signal} = this.source
     if (this.segmented) {
       const open = (start: number, end: number, segmentSignal: AbortSignal) =>

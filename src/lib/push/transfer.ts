@@ -173,10 +173,13 @@ async function transferOnce(
         }
       : undefined
   const opts = {policy, signal: ctx.signal, hardSignal: grace.signal, onAck}
+  // A new session: the Hub's round trips to the first byte run while the registry opens the session.
+  if (!held) reader.prefetch()
   upload = held
     ? BlobUpload.resume(ctx.registry, held.location, held.offset, opts)
     : await BlobUpload.open(ctx.registry, opts).catch((error) => {
         grace.dispose()
+        reader.close()
         throw error
       })
   const progress = {

@@ -77,4 +77,37 @@ describe('push/layer-reader: hash checkpoints', () => {
     expect((error as Error).name).to.equal('RewoundPastStateError')
     second.close()
   })
+  it('prefetch opens the Hub body before the first read, which then takes it (one request); a reader closed meanwhile drops it', async () => {
+    const whole = reader()
+    await whole.seek(planned.layerSize)
+    const expected = whole.digests()
+    whole.close()
+
+    const from = hub.requests.length
+    const early = reader()
+    early.prefetch()
+    early.prefetch() // once only
+    for (let i = 0; i < 100 && hub.requests.length === from; i++) await new Promise((r) => setTimeout(r, 5))
+    const asked = hub.requests.slice(from)
+    expect(asked.length, 'the Hub was asked before any read').to.be.greaterThan(0)
+    await early.seek(planned.layerSize)
+    expect(early.digests()).to.deep.equal(expected)
+    const gets = hub.requests.slice(from).filter((r) => r.method === 'GET' && r.origin === 'cdn')
+    expect(gets.length, 'the first read took the prefetched body').to.equal(1)
+    early.close()
+
+    const dropped = reader()
+    const before = hub.requests.length
+    dropped.prefetch()
+    dropped.close()
+    // Its answer comes after the close: the body is dropped then, so no request stays open at the CDN.
+    for (let i = 0; i < 100 && !hub.requests.slice(before).some((r) => r.origin === 'cdn'); i++) await new Promise((r) => setTimeout(r, 5))
+    await new Promise((r) => setTimeout(r, 100))
+    const probe = reader()
+    await probe.seek(64 * 1024) // past the tar headers: content from the Hub
+    probe.close()
+    const cdn = hub.requests.slice(before).filter((r) => r.origin === 'cdn')
+    expect(cdn.length, 'the prefetch and the probe').to.equal(2)
+    expect(cdn[1].inFlight, 'the dropped body holds no request open').to.equal(1)
+  })
 })
