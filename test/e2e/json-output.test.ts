@@ -1,3 +1,4 @@
+import net from 'node:net'
 // Every command's --json output, run for real against the Hub simulator and a
 // real registry, checked against its JSON Schema in schemas/: success, and the
 // failures that print a JSON document (errors, a verify that finds the image wrong).
@@ -65,6 +66,13 @@ describe('e2e: --json of every command matches its schema', function () {
     const missing = await cli(['push', '--hf-repo', 'acme/nothing', '--registry', reg.host, '--target-repo', 'm/x', '--json'])
     expect(missing.code).to.equal(2)
     expect(expectSchemaValid('push', missing.stdout).error.code).to.equal('E_HF_REPO_NOT_FOUND')
+    // The registry's pre-flight runs beside the Hub's plan; the plan's failure is still the one said.
+    const closed = await closedPort()
+    const both = await cli(['push', '--hf-repo', 'acme/nothing', '--registry', `127.0.0.1:${closed}`, '--target-repo', 'm/x', '--json'])
+    expect(expectSchemaValid('push', both.stdout).error.code).to.equal('E_HF_REPO_NOT_FOUND')
+    const unreachable = await cli(['push', '--hf-repo', 'acme/tiny', '--registry', `127.0.0.1:${closed}`, '--target-repo', 'm/x', '--json'])
+    expect(unreachable.code).to.not.equal(0)
+    expect(expectSchemaValid('push', unreachable.stdout).error.code).to.equal('E_NETWORK')
   })
 
   it('a failed push, then status, list, resume, forget and prune of its history', async () => {
@@ -186,3 +194,12 @@ describe('e2e: --json of every command matches its schema', function () {
     expect(expectSchemaValid('ls', listed.stdout).manifestDigest).to.equal(doc.manifestDigest)
   })
 })
+
+/** A port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as net.AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
