@@ -4,7 +4,8 @@
 // (direct, proxied, which TLS trust) is the caller's choice: net/connections.ts.
 import http from 'node:http'
 import https from 'node:https'
-import type {IncomingHttpHeaders, IncomingMessage} from 'node:http'
+import type {IncomingHttpHeaders} from 'node:http'
+import type {Readable} from 'node:stream'
 import {ModelcarError} from '../errors.js'
 
 export interface RawRequest {
@@ -23,7 +24,8 @@ export interface RawRequest {
 export interface RawResponse {
   status: number
   headers: IncomingHttpHeaders
-  body: IncomingMessage
+  /** node:http's IncomingMessage, or socket-get's reader. */
+  body: Readable
   url: URL
 }
 
