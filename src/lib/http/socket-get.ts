@@ -178,7 +178,8 @@ function exchange(url: URL, req: SocketGetRequest, socket: Socket, reused: boole
               detach()
               socket.destroy()
             }
-            callback(error)
+            // As node's IncomingMessage: 'error' is emitted only to a listener; a later read still fails (the stream keeps it).
+            callback(error && body!.listenerCount('error') > 0 ? error : null)
           },
         })
         resolveHead({status: parsed.status, headers: parsed.headers, body, url})

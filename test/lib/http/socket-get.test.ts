@@ -281,6 +281,12 @@ describe('http/socket-get', () => {
     const res = await get(`${s.url}/body`, {signal: late.signal})
     setTimeout(() => late.abort(), 50)
     expect((await failure(readAll(res.body))).name).to.equal('AbortError')
+    // Aborted while nobody reads the body: no uncaught error (as node:http), and a later read fails.
+    const unread = new AbortController()
+    const res2 = await get(`${s.url}/body`, {signal: unread.signal})
+    unread.abort()
+    await new Promise((r) => setTimeout(r, 20))
+    expect((await failure(readAll(res2.body))).name).to.equal('AbortError')
     const already = new AbortController()
     already.abort()
     expect((await failure(get(`${s.url}/body`, {signal: already.signal}))).name).to.equal('AbortError')
