@@ -1,7 +1,7 @@
 // Reading small answers (JSON, manifests, tokens, error documents) with a cap
 // enforced on the bytes actually read, not on what Content-Length claims: a
 // hostile server may omit it, or send more than it says.
-import type {IncomingMessage} from 'node:http'
+import type {Readable} from 'node:stream'
 import {ModelcarError} from '../errors.js'
 
 /** An answer body over its limit: the request is abandoned, nothing is kept. */
@@ -48,7 +48,7 @@ export async function readCapped(res: Response, limit: number, what: string, pee
 }
 
 /** The start of a body as text (an error document): reading stops at `limit`, the rest is dropped. */
-export async function readPrefix(res: Response | IncomingMessage, limit = LIMITS.error): Promise<string> {
+export async function readPrefix(res: Response | Readable, limit = LIMITS.error): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
   const source = res instanceof Response ? res.body : res

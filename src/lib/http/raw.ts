@@ -1,10 +1,13 @@
 // The data path's HTTP: node:http(s) directly. Node 20's fetch tees streamed
 // bodies (buffering whole uploads) and ky clones every body, so blob bytes
-// travel here; ky serves the small JSON/HEAD/token/manifest calls. Which agent
-// (direct, proxied, which TLS trust) is the caller's choice: net/connections.ts.
+// travel here, or for downloads on direct routes through http/socket-get.ts
+// (no copy of each body chunk); ky serves the small JSON/HEAD/token/manifest
+// calls. Which agent (direct, proxied, which TLS trust) is the caller's
+// choice: net/connections.ts.
 import http from 'node:http'
 import https from 'node:https'
-import type {IncomingHttpHeaders, IncomingMessage} from 'node:http'
+import type {IncomingHttpHeaders} from 'node:http'
+import type {Readable} from 'node:stream'
 import {ModelcarError} from '../errors.js'
 
 export interface RawRequest {
@@ -23,7 +26,8 @@ export interface RawRequest {
 export interface RawResponse {
   status: number
   headers: IncomingHttpHeaders
-  body: IncomingMessage
+  /** node:http's IncomingMessage, or socket-get's reader. */
+  body: Readable
   url: URL
 }
 

@@ -5,13 +5,15 @@
 // set of rules, an idle timeout, network failures mapped to TransportError,
 // and answers outside `accept` turned into errors by the origin's classifier
 // (status and error codes, never message text). Small bodies go through ky;
-// streamed bodies through node:http (http/raw.ts): Node 20's fetch would
-// buffer them. Both use the same hop logic below.
+// streamed bodies through node:http (http/raw.ts), or for downloads on
+// direct routes our own reader (http/socket-get.ts): Node 20's fetch would
+// buffer them. All use the same hop logic below.
 import ky, {type Options as KyOptions} from 'ky'
 import {Connections, type Route} from '../net/connections.js'
 import {certificateIssuer, connectionError, demandsClientCertificate, proxyRefusal, type Peer} from './connect-errors.js'
 import {readPrefix} from './body.js'
-import {header, rawRequest, streamingRequest, TransportError, type RawResponse, type StreamingRequest} from './raw.js'
+import {header, rawRequest, streamingRequest, TransportError, type RawRequest, type RawResponse, type StreamingRequest} from './raw.js'
+import {socketGet} from './socket-get.js'
 import {RedirectChain, REDIRECT_STATUSES} from './redirect.js'
 import {defaultRetryPolicy, isRetryable, RetryableError, withRetries, type RetryPolicy} from './retry.js'
 
@@ -154,8 +156,8 @@ export class Transport {
   }
 
   /**
-   * A GET or HEAD whose answer body streams (blobs, Hub files), through
-   * node:http. Accepted answers are returned; redirects are followed; others
+   * A GET or HEAD whose answer body streams (blobs, Hub files): through
+   * http/socket-get.ts on direct routes, node:http through a proxy. Accepted answers are returned; redirects are followed; others
    * become errors. No retries here: a streamed read resumes with Range, which
    * only its caller knows how to do.
    */
@@ -164,15 +166,19 @@ export class Transport {
       send: async (target, headers) => {
         const route = this.route(target)
         try {
-          const res = await rawRequest(target, {
+          const req: RawRequest = {
             method: o.method ?? 'GET',
             headers,
             signal: o.signal,
             idleTimeoutMs: this.idleTimeoutMs,
-            agent: route.agent,
             tls: route.tls,
             describe: (error) => this.describe(error, target, route),
-          })
+          }
+          // Direct: our own reader, whose body pieces are the socket's chunks (node:http copies each one).
+          const {direct} = route
+          const res = direct
+            ? await socketGet(target, {...req, pool: direct.sockets, lookup: direct.lookup, highWaterMark: direct.highWaterMark})
+            : await rawRequest(target, {...req, agent: route.agent})
           return this.answered(target, res)
         } catch (error) {
           throw error instanceof TransportError ? await this.explain(error, target, route) : error

@@ -6,9 +6,11 @@
 // stacks take the same route.
 import http from 'node:http'
 import https from 'node:https'
+import type {LookupFunction} from 'node:net'
 import {HttpProxyAgent} from 'http-proxy-agent'
 import {HttpsProxyAgent} from 'https-proxy-agent'
 import {Agent as UndiciAgent, ProxyAgent, type Dispatcher} from 'undici'
+import {SocketPool} from '../http/socket-get.js'
 import {guardedLookup} from './forbidden-addresses.js'
 import {proxyFor, proxySettings, redactUserinfo, type ProxySettings} from './proxy.js'
 import {registryTrust, type TlsTrust} from './trust.js'
@@ -27,6 +29,8 @@ export interface Route {
   dispatcher: Dispatcher
   /** TLS settings for each node:http request (a proxy agent does not pass its own on to the tunnelled connection). */
   tls: TlsOptions
+  /** Direct routes only: idle connections for streamed GETs (http/socket-get.ts), and how their host names resolve. */
+  direct?: {sockets: SocketPool; lookup?: LookupFunction; highWaterMark: number}
 }
 
 interface TlsOptions {
@@ -89,7 +93,8 @@ export class Connections {
       const agent = secure
         ? new https.Agent({...POOL, ...SOCKET_BUFFERS, ...tls, lookup})
         : new http.Agent({...POOL, ...SOCKET_BUFFERS, lookup})
-      return {agent, dispatcher: new UndiciAgent({connect: {...tls, lookup}}), tls}
+      const direct = {sockets: new SocketPool(), lookup, highWaterMark: SOCKET_BUFFERS.readableHighWaterMark}
+      return {agent, dispatcher: new UndiciAgent({connect: {...tls, lookup}}), tls, direct}
     }
     const agent = secure
       ? new HttpsProxyAgent(proxy, {...POOL, ...SOCKET_BUFFERS, ...tls})

@@ -1,12 +1,13 @@
 // Connections to hosts a server named resolve through guardedLookup(): a name
 // that resolves to a metadata address, now or on its next lookup (DNS
-// rebinding), connects nowhere forbidden, on both HTTP stacks.
+// rebinding), connects nowhere forbidden, on every HTTP stack.
 import {expect} from 'chai'
 import {once} from 'node:events'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {fetch as undiciFetch} from 'undici'
 import {connectionError} from '../../../src/lib/http/connect-errors.js'
+import {socketGet} from '../../../src/lib/http/socket-get.js'
 import {Connections} from '../../../src/lib/net/connections.js'
 import {guardedLookup} from '../../../src/lib/net/forbidden-addresses.js'
 
@@ -51,14 +52,21 @@ describe('net/forbidden-addresses: no connection to a metadata address, checked 
     expect(refused.message).to.equal('h.example resolves to a link-local or cloud metadata address (::ffff:169.254.169.254)')
   })
 
-  it('a server-named host that rebinds to a metadata address between two connections: the second connects nowhere (node:http and undici)', async () => {
-    for (const stack of ['node:http', 'undici'] as const) {
+  it('a server-named host that rebinds to a metadata address between two connections: the second connects nowhere (node:http, undici, socket-get)', async () => {
+    for (const stack of ['node:http', 'undici', 'socket-get'] as const) {
       const dns = rebinding([LOCAL], [METADATA])
       const connections = new Connections({env: {}, resolve: dns.resolve})
       const url = new URL(`http://realm.example:${port}/token`)
       const route = connections.route(url)
       const get = async () => {
         if (stack === 'undici') return (await undiciFetch(url, {dispatcher: route.dispatcher, headers: {connection: 'close'}})).text()
+        if (stack === 'socket-get') {
+          const direct = route.direct!
+          const res = await socketGet(url, {method: 'GET', pool: direct.sockets, lookup: direct.lookup, headers: {connection: 'close'}})
+          let body = ''
+          for await (const d of res.body as AsyncIterable<Buffer>) body += d.toString()
+          return body
+        }
         return new Promise<string>((resolve, reject) => {
           const req = http.get(url, {agent: route.agent, headers: {connection: 'close'}}, (res) => {
             let body = ''
