@@ -52,7 +52,7 @@ describe('push/segments: one file over several Hub connections', () => {
         })(),
       )
       body.on('end', () => open--)
-      return {status: 206, headers: {}, body, url: new URL('http://x/')} as unknown as RawResponse
+      return {status: 206, headers: {}, body, url: new URL('http://x/')}
     }
     const body = new SegmentedBody(source, 3 * MiB, data.length)
     const hash = createHash('sha256')
@@ -103,7 +103,7 @@ describe('push/segments: one file over several Hub connections', () => {
       await new Promise((r) => setTimeout(r, 15))
       const body = Readable.from([data.subarray(start, end)])
       body.on('end', () => open--)
-      return {status: 206, headers: {}, body, url: new URL('http://x/')} as unknown as RawResponse
+      return {status: 206, headers: {}, body, url: new URL('http://x/')}
     }
     let allowance = SEGMENTS_AHEAD
     const body = new SegmentedBody(source, 0, data.length, undefined, () => allowance)
@@ -136,7 +136,7 @@ describe('push/segments: one file over several Hub connections', () => {
         })(),
         {highWaterMark: 1, objectMode: true},
       )
-      return {status: 206, headers: {}, body, url: new URL('http://x/')} as unknown as RawResponse
+      return {status: 206, headers: {}, body, url: new URL('http://x/')}
     }
     const budget = new SegmentBudget(2 * MiB)
     let most = 0
@@ -172,7 +172,7 @@ describe('push/segments: one file over several Hub connections', () => {
         {highWaterMark: 1, objectMode: true},
       )
       body.on('close', () => destroyed++)
-      return {status: 206, headers: {}, body, url: new URL('http://x/')} as unknown as RawResponse
+      return {status: 206, headers: {}, body, url: new URL('http://x/')}
     }
     const body = new SegmentedBody(source, 0, 12 * MiB, undefined, () => SEGMENTS_AHEAD, budget)
     await body.next()
@@ -199,7 +199,7 @@ describe('push/segments: one file over several Hub connections', () => {
           headers: {},
           body: Readable.from([Buffer.alloc(end - start)]),
           url: new URL('http://x/'),
-        } as unknown as RawResponse
+        }
       }
       const body = new SegmentedBody(source, 0, MAX_SEGMENTS_AHEAD * SEGMENT_BYTES, undefined, () => MAX_SEGMENTS_AHEAD)
       await body.next()
