@@ -60,6 +60,7 @@ export class LayerReader {
   private leftover: Buffer | undefined
   /** A body opened ahead of the first read (prefetch), and whether the reader was closed meanwhile. */
   private opening: Promise<void> | undefined
+  private prefetchFailed: Error | undefined
   private closed = false
 
   /** `hashState`: a `checkpoint()`, to continue the hashes where it was taken. */
@@ -139,7 +140,7 @@ export class LayerReader {
    * Open the Hub body at the current position now, without reading it: the
    * first read takes it. Called while the upload session opens, so the Hub's
    * round trips (resolve, redirect, first byte) overlap the registry's. A
-   * failure here is left to the first read, which opens (and retries) anew.
+   * failure here is the first read's first failure (its retries count it).
    */
   prefetch(): void {
     if (this.body || this.opening || this.position >= this.contentEnd) return
@@ -150,7 +151,9 @@ export class LayerReader {
         // Closed, or moved elsewhere while it opened: not the body the next read wants.
         if (this.closed || offset() !== at) this.closeBody()
       },
-      () => undefined,
+      (error: unknown) => {
+        this.prefetchFailed = error instanceof Error ? error : new Error(String(error))
+      },
     )
   }
 
@@ -191,7 +194,9 @@ export class LayerReader {
       try {
         if (this.leftover) return this.take(this.leftover, max)
         if (!this.body && this.opening) await this.opening
-        this.opening = undefined
+        const prefetchFailed = this.prefetchFailed
+        this.opening = this.prefetchFailed = undefined
+        if (prefetchFailed) throw prefetchFailed
         if (!this.body) await this.openBody()
         const next = await this.body!.pieces.next()
         if (next.done) {

@@ -110,4 +110,22 @@ describe('push/layer-reader: hash checkpoints', () => {
     expect(cdn.length, 'the prefetch and the probe').to.equal(2)
     expect(cdn[1].inFlight, 'the dropped body holds no request open').to.equal(1)
   })
+  it("a prefetch that fails is the first read's first failure: it counts against the retries", async () => {
+    const once = (maxRetries: number) =>
+      new LayerReader(planned, {hub: client, hfRepo: 'acme/reader', sha: SHA, policy: {...defaultRetryPolicy, maxRetries, baseDelayMs: 1}})
+    hub.injectFault({kind: 'status', status: 503, origin: 'hub', times: 1})
+    const strict = once(0)
+    strict.prefetch()
+    const error = await strict.seek(planned.layerSize).catch((e: Error) => e)
+    strict.close()
+    expect(error).to.be.instanceOf(Error)
+    expect(hub.pendingFaults()).to.equal(0)
+
+    hub.injectFault({kind: 'status', status: 503, origin: 'hub', times: 1})
+    const patient = once(1)
+    patient.prefetch()
+    await patient.seek(planned.layerSize)
+    expect(patient.digests().contentSha256).to.equal(planned.lfsSha256)
+    patient.close()
+  })
 })
