@@ -24,6 +24,13 @@ static SHA256_CTX *state_arg(napi_env env, napi_value value) {
   return (SHA256_CTX *)data;
 }
 
+// The bytes to hash: a Buffer (or any typed array Node hands as one); throws otherwise.
+static int data_arg(napi_env env, napi_value value, void **data, size_t *length) {
+  if (napi_get_buffer_info(env, value, data, length) == napi_ok) return 1;
+  napi_throw_type_error(env, NULL, "data must be a Buffer");
+  return 0;
+}
+
 static napi_value init(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -45,11 +52,7 @@ static napi_value update(napi_env env, napi_callback_info info) {
   SHA256_CTX *ctx = state_arg(env, argv[0]);
   void *data;
   size_t length;
-  if (!ctx) return NULL;
-  if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "data must be a Buffer");
-    return NULL;
-  }
+  if (!ctx || !data_arg(env, argv[1], &data, &length)) return NULL;
   SHA256_Update(ctx, data, length);
   return NULL;
 }
@@ -190,10 +193,7 @@ static napi_value update_both_fn(napi_env env, napi_callback_info info) {
   if (!b) return NULL;
   void *data;
   size_t length;
-  if (napi_get_buffer_info(env, argv[2], &data, &length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "data must be a Buffer");
-    return NULL;
-  }
+  if (!data_arg(env, argv[2], &data, &length)) return NULL;
   update_both(a, b, data, length);
   return NULL;
 }
