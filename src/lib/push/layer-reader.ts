@@ -15,7 +15,7 @@ import {createSha256, updateBoth, type Sha256} from '../hash/sha256.js'
 import {layerHeader, layerTrailer} from '../layer/tar.js'
 import {packHashStates, unpackHashStates} from '../state/checkpoint.js'
 import type {PlannedFile} from './plan.js'
-import {SegmentedBody, segmentedWorth, type SegmentBudget} from './segments.js'
+import {SegmentedBody, segmentedWorth, type SegmentShare} from './segments.js'
 
 /** The upload went back before the restored hash state: those bytes cannot be hashed again, the layer restarts. */
 export class RewoundPastStateError extends ModelcarError {
@@ -32,10 +32,8 @@ export interface HubSource {
   policy: RetryPolicy
   signal?: AbortSignal
   onRetry?: (why: string) => void
-  /** Segments this file may read ahead now (the push's SegmentShares); SEGMENTS_AHEAD without. */
-  segmentsAhead?: () => number
-  /** Bytes the push's segments may hold ahead of their readers (SegmentShares.budget); one file's SEGMENT_MEMORY without. */
-  segmentBudget?: SegmentBudget
+  /** The file's share of the push's segments (SegmentShares.join); without, SEGMENTS_AHEAD and one file's SEGMENT_MEMORY. */
+  segments?: SegmentShare
 }
 
 export class LayerReader {
@@ -58,9 +56,8 @@ export class LayerReader {
   /** Large files are read over several Hub connections, until the Hub ignores a Range. */
   private segmented: boolean
   private leftover: Buffer | undefined
-  /** A body opened ahead of the first read (prefetch), and whether the reader was closed meanwhile. */
-  private opening: Promise<void> | undefined
-  private prefetchFailed: Error | undefined
+  /** A body opening ahead of the first read (prefetch): settles with its failure, if any. */
+  private opening: Promise<Error | undefined> | undefined
   private closed = false
 
   /** `hashState`: a `checkpoint()`, to continue the hashes where it was taken. */
@@ -150,10 +147,9 @@ export class LayerReader {
       () => {
         // Closed, or moved elsewhere while it opened: not the body the next read wants.
         if (this.closed || offset() !== at) this.closeBody()
+        return undefined
       },
-      (error: unknown) => {
-        this.prefetchFailed = error instanceof Error ? error : new Error(String(error))
-      },
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
     )
   }
 
@@ -193,9 +189,8 @@ export class LayerReader {
     for (;;) {
       try {
         if (this.leftover) return this.take(this.leftover, max)
-        if (!this.body && this.opening) await this.opening
-        const prefetchFailed = this.prefetchFailed
-        this.opening = this.prefetchFailed = undefined
+        const prefetchFailed = this.body ? undefined : await this.opening
+        this.opening = undefined
         if (prefetchFailed) throw prefetchFailed
         if (!this.body) await this.openBody()
         const next = await this.body!.pieces.next()
@@ -261,7 +256,7 @@ export class LayerReader {
     if (this.segmented) {
       const open = (start: number, end: number, segmentSignal: AbortSignal) =>
         hub.openFile(hfRepo, sha, this.file, start, segmentSignal, end)
-      const body = new SegmentedBody(open, offset, this.file.size, signal, this.source.segmentsAhead, this.source.segmentBudget)
+      const body = new SegmentedBody(open, offset, this.file.size, signal, this.source.segments?.ahead, this.source.segments?.budget)
       this.body = {pieces: body, destroy: () => body.destroy(), skip: 0}
       return
     }

@@ -50,9 +50,9 @@ export class SegmentShares {
   constructor(private readonly workers: number) {}
 
   /** A file starts reading; `leave()` when it is done, whatever the outcome. */
-  join(path: string, size: number): {ahead: () => number; leave: () => void} {
+  join(path: string, size: number): SegmentShare & {leave: () => void} {
     this.running.set(path, size)
-    return {ahead: () => this.ahead(path), leave: () => this.running.delete(path)}
+    return {ahead: () => this.ahead(path), budget: this.budget, leave: () => this.running.delete(path)}
   }
 
   /** Segments this file may hold or have in flight now. */
@@ -66,6 +66,12 @@ export class SegmentShares {
     for (const [path, size] of this.running) if (!best || size > best[1] || (size === best[1] && path < best[0])) best = [path, size]
     return best?.[0]
   }
+}
+
+/** One file's part of a push's segments: how many it may have now, and the bytes they may hold ahead, all files together. */
+export interface SegmentShare {
+  ahead: () => number
+  budget: SegmentBudget
 }
 
 /** A body for content bytes [start, end). */

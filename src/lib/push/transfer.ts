@@ -16,7 +16,7 @@ import {savedStateOffset, type LayerCheckpoint} from '../state/checkpoint.js'
 import {fixedChunks, measuredChunks} from './chunk-size.js'
 import {LayerReader, RewoundPastStateError, type HubSource} from './layer-reader.js'
 import type {PlannedFile} from './plan.js'
-import type {SegmentBudget} from './segments.js'
+import type {SegmentShare} from './segments.js'
 
 export interface TransferContext {
   hub: HubClient
@@ -29,10 +29,8 @@ export interface TransferContext {
   chunkSize?: number
   policy?: RetryPolicy
   signal?: AbortSignal
-  /** Segments the file may read ahead from the Hub now (the push's SegmentShares). */
-  segmentsAhead?: () => number
-  /** Bytes the push's segments may hold ahead of their readers (the push's SegmentShares.budget). */
-  segmentBudget?: SegmentBudget
+  /** The file's share of the push's Hub segments (SegmentShares.join). */
+  segments?: SegmentShare
   /** Layer bytes read so far (for progress). */
   onProgress?: (layerBytes: number) => void
   onCheckpoint?: (cp: LayerCheckpoint) => void
@@ -341,6 +339,6 @@ function graceSignal(signal: AbortSignal | undefined, ms: number): {signal: Abor
 
 /** Where a layer's content comes from: the Hub, with the push's retry policy and segment shares. */
 function hubSource(ctx: TransferContext, policy: RetryPolicy, signal: AbortSignal): HubSource {
-  const {hub, hfRepo, sha, onRetry, segmentsAhead, segmentBudget} = ctx
-  return {hub, hfRepo, sha, policy, signal, onRetry, segmentsAhead, segmentBudget}
+  const {hub, hfRepo, sha, onRetry, segments} = ctx
+  return {hub, hfRepo, sha, policy, signal, onRetry, segments}
 }
