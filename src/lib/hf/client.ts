@@ -150,6 +150,8 @@ export class HubClient {
   /**
    * Stream a file's bytes [start, end) (to its end by default). A 200 to a
    * Range request is an error (the caller restarts the file rather than splice).
+   * The body's pieces may be lent: give each back (http/read-arenas.ts) once
+   * nothing reads it any more, or drop it (the collector then frees it).
    */
   async openFile(repo: string, sha: string, file: HubFile, start = 0, signal?: AbortSignal, end = file.size): Promise<RawResponse> {
     const headers: Record<string, string> = {'accept-encoding': 'identity', 'user-agent': 'modelcar'}
@@ -161,6 +163,8 @@ export class HubClient {
       headers,
       signal,
       accept: [200, 206],
+      // The push gives each piece back once it is uploaded (LayerReader.giveBack).
+      lend: true,
     })
     checkBodyRange(res, file, start, end)
     return res

@@ -71,8 +71,12 @@ export function header(headers: IncomingHttpHeaders, name: string): string | und
 
 /** A request whose body is written piece by piece (with backpressure). */
 export interface StreamingRequest {
-  /** Resolves once the piece is handed to the socket (waits for 'drain'). */
-  write(piece: Buffer): Promise<void>
+  /**
+   * Resolves once the piece is handed to the socket (waits for 'drain').
+   * `flushed` is called once the socket no longer reads it (its write's
+   * callback, or at once when the exchange ended and it was never written).
+   */
+  write(piece: Buffer, flushed?: () => void): Promise<void>
   /** Ends the body and waits for the answer. */
   finish(): Promise<RawResponse>
   /** True once the server answered (possibly early, before the whole body). */
@@ -111,11 +115,15 @@ export function streamingRequest(url: URL, req: RawRequest & {contentLength?: nu
     get answered() {
       return answered
     },
-    write(piece) {
+    write(piece, flushed) {
       if (failure) return Promise.reject(failure)
       // An early answer (a 401, a 416) ends the exchange: stop writing.
-      if (answered || request.destroyed) return Promise.resolve()
-      if (request.write(piece)) return Promise.resolve()
+      if (answered || request.destroyed) {
+        flushed?.()
+        return Promise.resolve()
+      }
+      const written = flushed && ((error?: Error | null) => error || flushed())
+      if (request.write(piece, written)) return Promise.resolve()
       return new Promise((resolve, reject) => {
         const done = () => {
           request.off('drain', done)

@@ -2,14 +2,18 @@
 // Node 20's HTTP parser copies every body chunk it hands out (on_body ->
 // Buffer::Copy): CPU for the copy, and an ArrayBuffer of garbage per 64 KiB
 // that V8 frees only after ~64 MiB of external growth (a mark-compact each
-// time). Here the body pieces are subarrays of the socket's own chunks: a
-// push of 4 x 512 MiB took ~25% less CPU and half the mark-compacts.
+// time). Here sockets read into reused arenas (http/read-arenas.ts); a `lend`
+// request's accepted body pieces are views of them, lent to the consumer, who
+// gives each back once written. Other bodies (errors, redirects, blob reads)
+// get copies, owned as node:http's are. The body is an object-mode stream: one
+// piece per read, never concatenated.
 // Same contract as rawRequest() (http/raw.ts); proxied routes keep node:http.
 import net, {type LookupFunction, type Socket} from 'node:net'
 import {Readable} from 'node:stream'
 import tls from 'node:tls'
 import type {IncomingHttpHeaders} from 'node:http'
 import {TransportError, type RawRequest, type RawResponse} from './raw.js'
+import {READ_BYTES, SocketReads} from './read-arenas.js'
 
 /** The longest answer head accepted (node:http's own limit is 16 KiB). */
 export const MAX_HEAD_BYTES = 64 << 10
@@ -22,9 +26,13 @@ export interface SocketGetRequest extends Omit<RawRequest, 'agent'> {
   pool: SocketPool
   /** How host names resolve (the route's guard against metadata addresses). */
   lookup?: LookupFunction
-  /** How much of a body is read ahead of its consumer before the socket pauses. */
+  /** How many bytes of a body are read ahead of its consumer before the socket pauses. */
   highWaterMark?: number
+  /** A 2xx body's pieces are lent from the socket's arena: the consumer gives each back (giveBack) once done with it. */
+  lend?: boolean
 }
+
+const readsOf = new WeakMap<Socket, SocketReads>()
 
 /** Idle keep-alive connections, a few per origin; unref'd, closed after a few seconds. */
 export class SocketPool {
@@ -45,6 +53,7 @@ export class SocketPool {
     this.idle.set(origin, list)
     if (list.length >= MAX_IDLE_PER_ORIGIN) return void socket.destroy()
     // Anything from an idle connection (bytes, an error, the end) makes it useless.
+    const reads = readsOf.get(socket)!
     const drop = () => {
       forget()
       const at = list.findIndex((e) => e.socket === socket)
@@ -52,11 +61,15 @@ export class SocketPool {
       socket.destroy()
     }
     const forget = () => {
-      socket.off('data', drop).off('error', drop).off('end', drop).off('close', drop).off('timeout', drop)
+      reads.handler = undefined
+      socket.off('error', drop).off('end', drop).off('close', drop).off('timeout', drop)
       socket.setTimeout(0)
     }
-    socket.on('data', drop).on('error', drop).on('end', drop).on('close', drop).on('timeout', drop)
+    reads.handler = drop
+    socket.on('error', drop).on('end', drop).on('close', drop).on('timeout', drop)
     socket.setTimeout(IDLE_SOCKET_MS)
+    // Reading, so that the server closing it is noticed (a body's consumer may have paused it).
+    socket.resume()
     socket.unref()
     list.push({socket, forget})
   }
@@ -83,25 +96,34 @@ export async function socketGet(url: URL, req: SocketGetRequest): Promise<RawRes
 class StaleSocketError extends Error {}
 
 function connect(url: URL, req: SocketGetRequest): Socket {
+  const reads = new SocketReads()
+  const socket = openSocket(url, req, reads.onread)
+  readsOf.set(socket, reads)
+  socket.once('close', () => reads.seal())
+  return socket
+}
+
+function openSocket(url: URL, req: SocketGetRequest, onread: SocketReads['onread']): Socket {
   const host = url.hostname.replace(/^\[|\]$/g, '')
   const secure = url.protocol === 'https:'
   const port = Number(url.port || (secure ? 443 : 80))
-  if (!secure) return net.connect({host, port, lookup: req.lookup, noDelay: true})
+  if (!secure) return net.connect({host, port, lookup: req.lookup, noDelay: true, onread})
   const {ca, cert, key, rejectUnauthorized} = req.tls ?? {}
-  return tls
-    .connect({
-      host,
-      port,
-      lookup: req.lookup,
-      servername: net.isIP(host) ? undefined : host,
-      ALPNProtocols: ['http/1.1'],
-      ca,
-      cert,
-      key,
-      // Left out when unset, so NODE_TLS_REJECT_UNAUTHORIZED applies as with node:https.
-      ...(rejectUnauthorized === undefined ? {} : {rejectUnauthorized}),
-    })
-    .setNoDelay(true)
+  // tls.connect takes net's `onread` (documented; missing from @types/node's ConnectionOptions).
+  const options: tls.ConnectionOptions & {onread: SocketReads['onread']} = {
+    host,
+    port,
+    lookup: req.lookup,
+    onread,
+    servername: net.isIP(host) ? undefined : host,
+    ALPNProtocols: ['http/1.1'],
+    ca,
+    cert,
+    key,
+    // Left out when unset, so NODE_TLS_REJECT_UNAUTHORIZED applies as with node:https.
+    ...(rejectUnauthorized === undefined ? {} : {rejectUnauthorized}),
+  }
+  return tls.connect(options).setNoDelay(true)
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -129,8 +151,11 @@ function exchange(url: URL, req: SocketGetRequest, socket: Socket, reused: boole
     rejectHead = reject
   })
 
+  const reads = readsOf.get(socket)!
+  let lend = false
   const detach = () => {
-    socket.off('data', onData).off('error', onError).off('end', onEnd).off('close', onClose).off('timeout', onTimeout)
+    reads.handler = undefined
+    socket.off('error', onError).off('end', onEnd).off('close', onClose).off('timeout', onTimeout)
     req.signal?.removeEventListener('abort', onAbort)
     socket.setTimeout(0)
   }
@@ -152,12 +177,16 @@ function exchange(url: URL, req: SocketGetRequest, socket: Socket, reused: boole
     body!.push(null)
   }
 
+  /** `chunk` is a view of the socket's arena, valid until the next read: keep only copies or lent pieces. */
   const onData = (chunk: Buffer) => {
     try {
       if (!body) {
-        head = head ? Buffer.concat([head, chunk]) : chunk
-        const parsed = parseHead(head, host)
-        if (!parsed) return
+        const bytes = head ? Buffer.concat([head, chunk]) : chunk
+        const parsed = parseHead(bytes, host)
+        if (!parsed) {
+          head = head ? bytes : Buffer.from(chunk)
+          return
+        }
         head = undefined
         if (parsed.status >= 100 && parsed.status < 200) {
           // 100 Continue, 103 Early Hints: the real answer follows.
@@ -166,8 +195,10 @@ function exchange(url: URL, req: SocketGetRequest, socket: Socket, reused: boole
         }
         keepAlive = parsed.keepAlive
         framing = bodyFraming(method, parsed, host)
+        lend = req.lend === true && parsed.status >= 200 && parsed.status < 300
         body = new Readable({
-          highWaterMark: req.highWaterMark,
+          objectMode: true,
+          highWaterMark: Math.max(1, Math.ceil((req.highWaterMark ?? 4 * READ_BYTES) / READ_BYTES)),
           read: () => {
             if (!settled) socket.resume()
           },
@@ -187,7 +218,7 @@ function exchange(url: URL, req: SocketGetRequest, socket: Socket, reused: boole
       }
       const f = framing!
       let more = true
-      const done = f.feed(chunk, (piece) => (more = body!.push(piece) && more))
+      const done = f.feed(chunk, (piece) => (more = body!.push(lend ? reads.lend(piece) : Buffer.from(piece)) && more))
       // A consumer may have destroyed the body while it was handed a piece.
       if (settled) return
       if (done) finish(f.leftover)
@@ -220,7 +251,8 @@ function exchange(url: URL, req: SocketGetRequest, socket: Socket, reused: boole
     return Promise.reject(abortError(req.signal))
   }
   req.signal?.addEventListener('abort', onAbort, {once: true})
-  socket.on('data', onData).on('error', onError).on('end', onEnd).on('close', onClose).on('timeout', onTimeout)
+  reads.handler = onData
+  socket.on('error', onError).on('end', onEnd).on('close', onClose).on('timeout', onTimeout)
   socket.setTimeout(idle)
   socket.resume()
   try {

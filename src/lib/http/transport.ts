@@ -159,9 +159,10 @@ export class Transport {
    * A GET or HEAD whose answer body streams (blobs, Hub files): through
    * http/socket-get.ts on direct routes, node:http through a proxy. Accepted answers are returned; redirects are followed; others
    * become errors. No retries here: a streamed read resumes with Range, which
-   * only its caller knows how to do.
+   * only its caller knows how to do. `lend`: the accepted body's pieces may
+   * be lent (socket-get), to be given back (http/read-arenas.ts) once used.
    */
-  async open(url: URL, o: RequestOptions & {method?: string}): Promise<{res: RawResponse; url: URL}> {
+  async open(url: URL, o: RequestOptions & {method?: string; lend?: boolean}): Promise<{res: RawResponse; url: URL}> {
     const exchange: Exchange<RawResponse> = {
       send: async (target, headers) => {
         const route = this.route(target)
@@ -177,7 +178,13 @@ export class Transport {
           // Direct: our own reader, whose body pieces are the socket's chunks (node:http copies each one).
           const {direct} = route
           const res = direct
-            ? await socketGet(target, {...req, pool: direct.sockets, lookup: direct.lookup, highWaterMark: direct.highWaterMark})
+            ? await socketGet(target, {
+                ...req,
+                pool: direct.sockets,
+                lookup: direct.lookup,
+                highWaterMark: direct.highWaterMark,
+                lend: o.lend,
+              })
             : await rawRequest(target, {...req, agent: route.agent})
           return this.answered(target, res)
         } catch (error) {

@@ -151,12 +151,12 @@ export class RegistryClient implements ImageTarget {
     start: number,
     length: number,
     pull: (max: number) => Promise<Buffer>,
-    opts: {signal?: AbortSignal; contentRange?: boolean} = {},
+    opts: {signal?: AbortSignal; contentRange?: boolean; sent?: (piece: Buffer) => void} = {},
   ): Promise<URL> {
     const headers: Record<string, string> = {'content-type': 'application/octet-stream'}
     // Stream mode sends the whole layer in one PATCH without Content-Range.
     if (opts.contentRange !== false) headers['content-range'] = `${start}-${start + length - 1}`
-    const res = await this.streamBody('PATCH', location, headers, length, pull, opts.signal)
+    const res = await this.streamBody('PATCH', location, headers, length, pull, opts.signal, opts.sent)
     return this.location(res, location)
   }
 
@@ -181,15 +181,17 @@ export class RegistryClient implements ImageTarget {
     length: number,
     pull: (max: number) => Promise<Buffer>,
     signal?: AbortSignal,
+    /** A piece's write completed (or it was never handed to the socket): its memory may be reused. */
+    sent?: (piece: Buffer) => void,
   ): Promise<RawResponse> {
     const what = method === 'PUT' ? 'PUT blob' : 'PATCH chunk'
     const req = await this.transport.upload(method, location, {headers, contentLength: length, scopes: this.scopes, signal})
-    let sent = 0
+    let written = 0
     try {
-      while (sent < length && !req.answered) {
-        const piece = await pull(length - sent)
-        await req.write(piece)
-        sent += piece.length
+      while (written < length && !req.answered) {
+        const piece = await pull(length - written)
+        await req.write(piece, sent && (() => sent(piece)))
+        written += piece.length
       }
     } catch (error) {
       req.destroy()
@@ -197,9 +199,9 @@ export class RegistryClient implements ImageTarget {
     }
     const res = await req.finish()
     const ok = res.status === 202 || res.status === 201 || res.status === 204 || res.status === 200
-    if (ok && sent < length) {
+    if (ok && written < length) {
       res.body.resume()
-      throw new RetryableError(`${what}: the registry answered ${res.status} after ${sent} of ${length} bytes`)
+      throw new RetryableError(`${what}: the registry answered ${res.status} after ${written} of ${length} bytes`)
     }
     if (ok) {
       res.body.resume()

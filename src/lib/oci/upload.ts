@@ -75,6 +75,8 @@ export interface UploadAck {
 export interface ByteSource {
   seek(position: number): Promise<void>
   read(max: number): Promise<Buffer>
+  /** A piece read() gave is sent: nothing reads it any more. */
+  giveBack?(piece: Buffer): void
 }
 
 export interface UploadOptions {
@@ -193,6 +195,7 @@ export class BlobUpload {
     this.location = await this.client.patchStream(this.location, start, length, (max) => this.pull(source, max), {
       signal: this.opts.hardSignal,
       contentRange,
+      sent: source.giveBack && ((piece) => source.giveBack!(piece)),
     })
     this.ack(start + length)
   }

@@ -9,6 +9,7 @@ import {createHash, type Hash} from 'node:crypto'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {RangeIgnoredError, type HubClient} from '../hf/client.js'
 import {TransportError, type RawResponse} from '../http/raw.js'
+import * as arenas from '../http/read-arenas.js'
 import {backoffDelay, RetryableError, type RetryPolicy} from '../http/retry.js'
 import {ModelcarError} from '../errors.js'
 import {createSha256, updateBoth, type Sha256} from '../hash/sha256.js'
@@ -106,7 +107,7 @@ export class LayerReader {
       this.position = target
       return
     }
-    while (this.position < target) await this.read(target - this.position)
+    while (this.position < target) arenas.giveBack(await this.read(target - this.position))
   }
 
   /** Up to `max` bytes at the current position (at least one, unless at the end). */
@@ -122,6 +123,14 @@ export class LayerReader {
     this.account(at, piece)
     this.position = at + piece.length
     return piece
+  }
+
+  /**
+   * A piece read() gave is sent (its socket write completed): the Hub body's
+   * memory it is a view of may take new reads (http/read-arenas.ts).
+   */
+  giveBack(piece: Buffer): void {
+    arenas.giveBack(piece)
   }
 
   digests(): {digest: string; contentSha256: string; gitBlobId?: string} {
@@ -205,6 +214,7 @@ export class LayerReader {
           // A 200 to a Range request: the stream starts over; drop what we have.
           const drop = Math.min(this.body!.skip, chunk.length)
           this.body!.skip -= drop
+          arenas.giveBack(chunk.subarray(0, drop))
           chunk = chunk.subarray(drop)
           if (chunk.length === 0) continue
         }
@@ -275,6 +285,8 @@ export class LayerReader {
   }
 
   private closeBody(): void {
+    // Never handed out: nothing else reads it.
+    if (this.leftover) arenas.giveBack(this.leftover)
     this.leftover = undefined
     if (this.body) {
       this.body.destroy()

@@ -14,6 +14,7 @@
 // bound, --workers 4 held up to 48 MiB of segments (4 x 512 MiB on loopback).
 import {setMaxListeners} from 'node:events'
 import {RetryableError} from '../http/retry.js'
+import {giveBack} from '../http/read-arenas.js'
 import type {RawResponse} from '../http/raw.js'
 
 const MiB = 1024 * 1024
@@ -154,6 +155,7 @@ export class SegmentedBody implements AsyncIterator<Buffer> {
     for (const segment of this.queued.splice(0)) {
       held += segment.held
       segment.held = 0
+      for (const piece of segment.pieces) giveBack(piece)
       segment.pieces = []
       segment.resume?.()
     }
@@ -188,6 +190,7 @@ export class SegmentedBody implements AsyncIterator<Buffer> {
           }
           if (signal.aborted) return
           const next = await pieces.next()
+          if (!next.done && signal.aborted) giveBack(next.value)
           if (next.done || signal.aborted) break
           const chunk = next.value
           segment.pieces.push(chunk)

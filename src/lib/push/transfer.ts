@@ -188,6 +188,7 @@ async function transferOnce(
       ctx.onProgress?.(reader.position)
       return piece
     },
+    giveBack: (piece: Buffer) => reader.giveBack(piece),
   }
   try {
     if (held) {

@@ -13,6 +13,7 @@ import {expect} from 'chai'
 import {makePki, type Pki} from '../../fixtures/pki.js'
 import {TransportError} from '../../../src/lib/http/raw.js'
 import {socketGet, SocketPool, type SocketGetRequest} from '../../../src/lib/http/socket-get.js'
+import {arenaStats, giveBack, inArena} from '../../../src/lib/http/read-arenas.js'
 
 interface Server {
   url: string
@@ -103,7 +104,7 @@ describe('http/socket-get', () => {
     for (const s of servers.splice(0)) await s.close()
   })
 
-  it('reads a Content-Length body, its first piece a part of the socket chunk that carried the head (no copy)', async () => {
+  it('reads a Content-Length body into pieces the caller owns (copies, intact whatever the socket reads next)', async () => {
     const payload = bytes(3 << 20)
     const s = await httpServer((_req, res) => res.writeHead(200, {'content-length': payload.length, 'x-kind': 'sized'}).end(payload))
     const res = await get(`${s.url}/file?x=1`)
@@ -112,9 +113,50 @@ describe('http/socket-get', () => {
     expect(res.url.href).to.equal(`${s.url}/file?x=1`)
     const chunks: Buffer[] = []
     for await (const chunk of res.body as AsyncIterable<Buffer>) chunks.push(chunk)
+    expect(chunks.some(inArena)).to.equal(false)
+    // The same connection reads another body into the same arena: the first stays as it was.
+    for await (const _ of (await get(`${s.url}/file`)).body);
     expect(Buffer.concat(chunks).equals(payload)).to.equal(true)
-    // A copy would start its own ArrayBuffer; a subarray sits after the head's bytes in the socket's chunk.
-    expect(chunks[0].byteOffset).to.be.greaterThan(40)
+  })
+
+  it("lends a 2xx body: its pieces are views of the socket's reads, intact until given back, then reused", async () => {
+    const payload = bytes(3 << 20)
+    const s = await httpServer((req, res) => {
+      if (req.url === '/missing') return res.writeHead(404, {'content-length': 9}).end('not found')
+      res.writeHead(200, {'content-length': payload.length}).end(payload)
+    })
+    const first = await get(`${s.url}/file`, {lend: true})
+    const lent: Buffer[] = []
+    for await (const chunk of first.body as AsyncIterable<Buffer>) lent.push(chunk)
+    expect(lent.every(inArena)).to.equal(true)
+    // No copy: the first piece sits after the head's bytes in the read that carried it.
+    expect(lent[0].byteOffset).to.be.greaterThan(40)
+    // Read on the same connection while the first body's pieces are still held: they are not overwritten.
+    const second = await get(`${s.url}/file`, {lend: true})
+    const again: Buffer[] = []
+    for await (const chunk of second.body as AsyncIterable<Buffer>) {
+      again.push(Buffer.from(chunk))
+      giveBack(chunk)
+    }
+    expect(Buffer.concat(lent).equals(payload)).to.equal(true)
+    expect(Buffer.concat(again).equals(payload)).to.equal(true)
+    // An error answer is not lent, even when asked: the transport reads and drops it.
+    const missing = await get(`${s.url}/missing`, {lend: true})
+    const errorBody: Buffer[] = []
+    for await (const chunk of missing.body as AsyncIterable<Buffer>) errorBody.push(chunk)
+    expect(missing.status).to.equal(404)
+    expect(errorBody.some(inArena)).to.equal(false)
+
+    for (const piece of lent) giveBack(piece)
+    pool.close()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Every arena came back: a new connection's reads go into them, not into new memory.
+    const before = arenaStats()
+    expect(before.free).to.be.greaterThan(10)
+    for await (const chunk of (await get(`${s.url}/file`, {lend: true})).body as AsyncIterable<Buffer>) giveBack(chunk)
+    const after = arenaStats()
+    expect(after.created).to.equal(before.created)
+    expect(after.reused).to.be.greaterThan(before.reused + 10)
   })
 
   it('decodes a chunked body from node:http (no content-length)', async () => {

@@ -7,6 +7,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {registryClient} from '../../../src/lib/clients.js'
 import {HubClient} from '../../../src/lib/hf/client.js'
+import {arenaStats} from '../../../src/lib/http/read-arenas.js'
 import {defaultRetryPolicy} from '../../../src/lib/http/retry.js'
 import {GENERIC, UploadModes} from '../../../src/lib/oci/profiles.js'
 import {parseRegistry} from '../../../src/lib/oci/reference.js'
@@ -150,6 +151,17 @@ describe('push/execute: the push schedules itself and reports events', function 
     const cdn = hub.requests.slice(from).filter((r) => r.origin === 'cdn')
     expect(Math.max(...cdn.map((r) => r.inFlight))).to.equal(12)
     expect(result.files[0].contentSha256).to.equal(plan.files[0].lfsSha256)
+  })
+
+  it('gives every piece it read from the Hub back once uploaded: the reads reuse a few arenas, not fresh memory', async () => {
+    const {plan, deps} = await setup('exec/arenas', {workers: 4, hfRepo: 'acme/exec-big'})
+    const before = arenaStats()
+    const result = await executePush(plan, deps)
+    const after = arenaStats()
+    expect(result.files[0].contentSha256).to.equal(plan.files[0].lfsSha256)
+    // 70 MiB fill ~280 arenas of 256 KiB; without the pieces given back every one would be new.
+    expect(after.reused - before.reused).to.be.greaterThan(200)
+    expect(after.created - before.created).to.be.lessThan(100)
   })
 
   it('layers the registry has are skipped: mounted from another repository, or already there', async () => {
