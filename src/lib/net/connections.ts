@@ -6,9 +6,8 @@
 // stacks take the same route.
 import http from 'node:http'
 import https from 'node:https'
+import {createRequire} from 'node:module'
 import type {LookupFunction} from 'node:net'
-import {HttpProxyAgent} from 'http-proxy-agent'
-import {HttpsProxyAgent} from 'https-proxy-agent'
 import {Agent as UndiciAgent, ProxyAgent, type Dispatcher} from 'undici'
 import {SocketPool} from '../http/socket-get.js'
 import {guardedLookup} from './forbidden-addresses.js'
@@ -21,6 +20,13 @@ import {registryTrust, type TlsTrust} from './trust.js'
 // at --workers 4 rose past 150 MiB; 256 KiB keeps it near 143 MiB).
 const SOCKET_BUFFERS = {readableHighWaterMark: 256 << 10, writableHighWaterMark: 256 << 10}
 const POOL = {keepAlive: true, maxSockets: 32}
+
+// The proxy agents load only when a route goes through a proxy (CommonJS, so synchronously, as routes are built).
+const require = createRequire(import.meta.url)
+const proxyAgents = () => ({
+  HttpProxyAgent: (require('http-proxy-agent') as typeof import('http-proxy-agent')).HttpProxyAgent,
+  HttpsProxyAgent: (require('https-proxy-agent') as typeof import('https-proxy-agent')).HttpsProxyAgent,
+})
 
 export interface Route {
   /** The proxy this origin goes through, or undefined for direct. */
@@ -96,6 +102,7 @@ export class Connections {
       const direct = {sockets: new SocketPool(), lookup, highWaterMark: SOCKET_BUFFERS.readableHighWaterMark}
       return {agent, dispatcher: new UndiciAgent({connect: {...tls, lookup}}), tls, direct}
     }
+    const {HttpProxyAgent, HttpsProxyAgent} = proxyAgents()
     const agent = secure
       ? new HttpsProxyAgent(proxy, {...POOL, ...SOCKET_BUFFERS, ...tls})
       : new HttpProxyAgent(proxy, {...POOL, ...SOCKET_BUFFERS})

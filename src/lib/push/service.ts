@@ -12,16 +12,14 @@ import {BlobStore} from '../state/blobs.js'
 import {ModeStore} from '../state/modes.js'
 import {openStateDb} from '../state/db.js'
 import {lockRun} from '../state/lock.js'
-import {LayoutTarget} from '../oci/layout.js'
 import {layoutEndpoint} from '../oci/layout-reference.js'
 import type {ImageTarget} from '../oci/target.js'
 import {checkpointFromRow} from '../state/checkpoint.js'
 import {RunStore, type RunRow} from '../state/runs.js'
-import {platformText} from '../oci/image.js'
-import {parsePlatform, resolveBaseImage} from './base-image.js'
-import {discover, emptyDiscovery, type Discovery, type DiscoverySource} from './discover.js'
+import {parsePlatform, platformText} from '../oci/image.js'
+import type {Discovery, DiscoverySource} from './discover.js'
 import {PushEvents} from './events.js'
-import {executePush, type PushResult} from './execute.js'
+import type {PushResult} from './execute.js'
 import {planPush, type PushParams, type PushPlan} from './plan.js'
 
 export interface PushRequest extends PushParams {
@@ -73,10 +71,16 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
   // directory is only touched once the plan stands.)
   const early = db && !req.layout ? readyTarget(req, net) : undefined
   early?.catch(() => undefined)
+  // The transfer code (half of the push's modules) loads while the Hub answers, not before the first request.
+  const execution = db ? import('./execute.js') : undefined
+  execution?.catch(() => undefined)
   let plan: PushPlan
   try {
     plan = await planPush(req, hub)
-    if (req.baseImage && db) plan.base = await resolveBaseImage(req.baseImage, req.baseDigest, req.platforms, req.registry.baseUrl, net)
+    if (req.baseImage && db)
+      plan.base = await (
+        await import('./base-image.js')
+      ).resolveBaseImage(req.baseImage, req.baseDigest, req.platforms, req.registry.baseUrl, net)
   } catch (error) {
     db?.close()
     throw error
@@ -113,6 +117,7 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
     }
     try {
       const modes = uploadModes(req, new ModeStore(db), events)
+      const {executePush} = await execution!
       const result = await executePush(
         plan,
         {
@@ -148,6 +153,7 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
  */
 async function dryRunDiscovery(req: PushRequest, plan: PushPlan, net: NetworkOptions): Promise<Discovery> {
   const once = {...net, maxRetries: 0}
+  const {discover, emptyDiscovery} = await import('./discover.js')
   try {
     const target = await registryClient(req.registry, req.targetRepo, once)
     await target.ping()
@@ -315,7 +321,9 @@ function paramsRecord(req: PushRequest, plan: PushPlan): Record<string, unknown>
 
 /** The push's target, pinged: a registry client (its credentials found) or a layout directory. */
 async function readyTarget(req: PushRequest, net: NetworkOptions): Promise<ImageTarget> {
-  const target: ImageTarget = req.layout ? new LayoutTarget(req.layout) : await registryClient(req.registry, req.targetRepo, net)
+  const target: ImageTarget = req.layout
+    ? new (await import('../oci/layout.js')).LayoutTarget(req.layout)
+    : await registryClient(req.registry, req.targetRepo, net)
   await target.ping()
   return target
 }
