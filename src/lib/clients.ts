@@ -6,7 +6,9 @@ import {findHubToken, hubEndpoint} from './hf/token.js'
 import {defaultRetryPolicy, type RetryPolicy} from './http/retry.js'
 import type {TransportSettings} from './http/transport.js'
 import {Connections} from './net/connections.js'
-import type {RegistryClient} from './oci/client.js'
+import {RegistryAuth} from './oci/auth.js'
+import {RegistryClient} from './oci/client.js'
+import {findRegistryCredential} from './oci/credentials.js'
 import type {RegistryEndpoint} from './oci/reference.js'
 
 export interface NetworkOptions {
@@ -38,12 +40,7 @@ export function hubClient(opts: NetworkOptions): HubClient {
 /** One repository of a registry, with credentials looked up now (never stored). */
 export async function registryClient(registry: RegistryEndpoint, repository: string, opts: NetworkOptions): Promise<RegistryClient> {
   const env = opts.env ?? process.env
-  // Loaded on first use: a push asks the Hub for its plan before it needs a registry.
-  const client = Promise.all([import('./oci/auth.js'), import('./oci/client.js')])
-  client.catch(() => undefined)
-  const {findRegistryCredential} = await import('./oci/credentials.js')
   const credential = await findRegistryCredential(registry.host, {repository, env})
-  const [{RegistryAuth}, {RegistryClient}] = await client
   const settings = transportSettings(
     opts,
     new Connections({env, registryOrigin: new URL(registry.baseUrl).origin, tlsVerify: opts.tlsVerify}),
