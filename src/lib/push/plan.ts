@@ -73,9 +73,19 @@ export function targetName(params: PushParams): string {
   return params.layout ? `oci:${params.layout}` : `${params.registry.display}/${params.targetRepo}`
 }
 
-export async function planPush(params: PushParams, hub: HubClient): Promise<PushPlan> {
+/**
+ * The plan: the commit, its files and the image's name. `onCommit` hears the commit and tag as soon as
+ * the Hub names them, before the file listing, so a caller can start what depends only on them.
+ */
+export async function planPush(
+  params: PushParams,
+  hub: HubClient,
+  onCommit?: (commit: {sha: string; tag: string}) => void,
+): Promise<PushPlan> {
   // The model info that names the commit also carries what a ModelPack config says of it.
   const {sha, facts: info} = await hub.revisionInfo(params.hfRepo, params.revision)
+  const tag = params.targetTag ?? sha.slice(0, 12)
+  onCommit?.({sha, tag})
   const listed = await hub.listFiles(params.hfRepo, sha)
   checkRepoPaths(listed.map((f) => f.path))
   const keep = fileFilter(params.include, params.exclude)
@@ -93,7 +103,6 @@ export async function planPush(params: PushParams, hub: HubClient): Promise<Push
       {code: 'E_TOO_MANY_LAYERS', exitCode: 2},
     )
   await hub.checkAccess(params.hfRepo, sha, files[0])
-  const tag = params.targetTag ?? sha.slice(0, 12)
   const facts = params.modelpack ? info : undefined
   return {
     params,

@@ -11,6 +11,7 @@ import {defaultRetryPolicy} from '../../../src/lib/http/retry.js'
 import {GENERIC, UploadModes} from '../../../src/lib/oci/profiles.js'
 import {parseRegistry} from '../../../src/lib/oci/reference.js'
 import {PushEvents, type PushEventMap} from '../../../src/lib/push/events.js'
+import {emptyDiscovery} from '../../../src/lib/push/discover.js'
 import {executePush, FilesFailedError, type PushDeps} from '../../../src/lib/push/execute.js'
 import {planPush, type PushParams, type PushPlan} from '../../../src/lib/push/plan.js'
 import {BlobStore} from '../../../src/lib/state/blobs.js'
@@ -224,5 +225,23 @@ describe('push/execute: the push schedules itself and reports events', function 
     const saved = runs.savedCheckpoint(runId, 'big.bin')
     expect(saved?.offset, 'acknowledged bytes kept for the next run').to.be.greaterThan(0)
     expect(runs.file(runId, 'big.bin')?.status).to.equal('uploading')
+  })
+
+  it('planPush names the commit and tag before it lists the files; executePush takes the discovery its caller read meanwhile', async () => {
+    const {plan: planned, deps} = await setup('exec/early')
+    const params = planned.params
+    const from = hub.requests.length
+    let heard: {sha: string; tag: string; hubPaths: string[]} | undefined
+    const plan = await planPush(params, hubClient, (commit) => {
+      heard = {...commit, hubPaths: hub.requests.slice(from).map((r) => r.url.split('?')[0])}
+    })
+    expect(heard).to.deep.equal({sha: SHA, tag: SHA.slice(0, 12), hubPaths: ['/api/models/acme/exec/revision/main']})
+    expect(plan.tag).to.equal(heard!.tag)
+    // The caller's discovery is the one reported and used: nothing is read again.
+    const early = emptyDiscovery('read while the Hub listed the files')
+    let discovered: unknown
+    deps.events!.on('discovered', (d) => (discovered = d))
+    await executePush(plan, {...deps, discovering: Promise.resolve(early)})
+    expect(discovered).to.equal(early)
   })
 })
