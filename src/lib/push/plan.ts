@@ -68,6 +68,8 @@ export interface PushPlan {
   facts?: HubModelFacts
 }
 
+const COMMIT_SHA = /^[0-9a-f]{40}$/
+
 /** How the image is named without its tag: registry/repo, or oci:DIR (skopeo's syntax) for a layout. */
 export function targetName(params: PushParams): string {
   return params.layout ? `oci:${params.layout}` : `${params.registry.display}/${params.targetRepo}`
@@ -82,11 +84,15 @@ export async function planPush(
   hub: HubClient,
   onCommit?: (commit: {sha: string; tag: string}) => void,
 ): Promise<PushPlan> {
+  // A commit sha (what resume pins) already names its file listing: both are asked at once. The
+  // revision's answer still decides: its error comes first, and it must name that very commit.
+  const pinned = COMMIT_SHA.test(params.revision) ? hub.listFiles(params.hfRepo, params.revision) : undefined
+  pinned?.catch(() => undefined)
   // The model info that names the commit also carries what a ModelPack config says of it.
   const {sha, facts: info} = await hub.revisionInfo(params.hfRepo, params.revision)
   const tag = params.targetTag ?? sha.slice(0, 12)
   onCommit?.({sha, tag})
-  const listed = await hub.listFiles(params.hfRepo, sha)
+  const listed = await (pinned && sha === params.revision ? pinned : hub.listFiles(params.hfRepo, sha))
   checkRepoPaths(listed.map((f) => f.path))
   const keep = fileFilter(params.include, params.exclude)
   const files = listed.filter((f) => keep(f.path)).map((f) => ({...f, layerSize: layerSize(f.path, f.size)}))

@@ -244,4 +244,21 @@ describe('push/execute: the push schedules itself and reports events', function 
     await executePush(plan, {...deps, discovering: Promise.resolve(early)})
     expect(discovered).to.equal(early)
   })
+
+  it('planPush asks for the file listing of a commit sha together with the revision; the revision still decides', async () => {
+    const {plan: planned} = await setup('exec/pinned')
+    const pinned = {...planned.params, revision: SHA}
+    // The revision is answered only on its retry, a second later: a listing that waited for it would come after.
+    hub.injectFault({kind: 'status', status: 503, retryAfter: 1, match: (p) => p.includes('/revision/')})
+    const from = hub.requests.length
+    const plan = await planPush(pinned, hubClient)
+    expect(plan.files.map((f) => f.path).sort()).to.deep.equal(FILES.map((f) => f.path).sort())
+    const asked = hub.requests.slice(from).map((r) => r.url.split('/')[5])
+    expect(asked.filter((p) => p === 'revision')).to.have.length(2)
+    expect(asked.indexOf('tree'), 'the listing was asked before the revision was answered').to.be.lessThan(asked.lastIndexOf('revision'))
+    // A commit the Hub does not know: the revision's own error, whatever the listing said.
+    const unknown = {...pinned, revision: 'f'.repeat(40)}
+    const alone = await hubClient.revisionInfo(unknown.hfRepo, unknown.revision).catch((e: Error) => e.message)
+    expect(await planPush(unknown, hubClient).catch((e: Error) => e.message)).to.equal(alone)
+  })
 })
