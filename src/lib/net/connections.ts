@@ -6,10 +6,9 @@
 // stacks take the same route.
 import http from 'node:http'
 import https from 'node:https'
+import {createRequire} from 'node:module'
 import type {LookupFunction} from 'node:net'
-import {HttpProxyAgent} from 'http-proxy-agent'
-import {HttpsProxyAgent} from 'https-proxy-agent'
-import {Agent as UndiciAgent, ProxyAgent, type Dispatcher} from 'undici'
+import type {Agent, Dispatcher} from 'undici'
 import {SocketPool} from '../http/socket-get.js'
 import {guardedLookup} from './forbidden-addresses.js'
 import {proxyFor, proxySettings, redactUserinfo, type ProxySettings} from './proxy.js'
@@ -21,6 +20,21 @@ import {registryTrust, type TlsTrust} from './trust.js'
 // at --workers 4 rose past 150 MiB; 256 KiB keeps it near 143 MiB).
 const SOCKET_BUFFERS = {readableHighWaterMark: 256 << 10, writableHighWaterMark: 256 << 10}
 const POOL = {keepAlive: true, maxSockets: 32}
+
+// A direct route's dispatcher is undici's Agent from its own file: undici's index also loads its fetch,
+// WebSocket, cache and mock code (110 modules, ~20 ms and ~2 MiB at every start) that a direct route
+// never uses, since Node's fetch (what ky calls) only calls dispatch(). A proxy route takes the whole
+// index: its ProxyAgent tunnels with the request methods the index adds to every dispatcher. undici
+// has no exports map, so the file is reachable; test/lib/net/connections.test.ts fails if it moves.
+// The proxy agents for node:http load with the first proxy route. All are CommonJS, so they load
+// synchronously, as routes are built.
+const require = createRequire(import.meta.url)
+const UndiciAgent = require('undici/lib/dispatcher/agent.js') as typeof Agent
+const proxyAgents = () => ({
+  ProxyAgent: (require('undici') as typeof import('undici')).ProxyAgent,
+  HttpProxyAgent: (require('http-proxy-agent') as typeof import('http-proxy-agent')).HttpProxyAgent,
+  HttpsProxyAgent: (require('https-proxy-agent') as typeof import('https-proxy-agent')).HttpsProxyAgent,
+})
 
 export interface Route {
   /** The proxy this origin goes through, or undefined for direct. */
@@ -96,6 +110,7 @@ export class Connections {
       const direct = {sockets: new SocketPool(), lookup, highWaterMark: SOCKET_BUFFERS.readableHighWaterMark}
       return {agent, dispatcher: new UndiciAgent({connect: {...tls, lookup}}), tls, direct}
     }
+    const {HttpProxyAgent, HttpsProxyAgent, ProxyAgent} = proxyAgents()
     const agent = secure
       ? new HttpsProxyAgent(proxy, {...POOL, ...SOCKET_BUFFERS, ...tls})
       : new HttpProxyAgent(proxy, {...POOL, ...SOCKET_BUFFERS})

@@ -2,6 +2,7 @@
 // rules as manifest.ts (canonical JSON, no timestamps): the same revision and
 // the same base digest always give the same digests. A push without a base
 // image never comes here, so its bytes stay those of manifest.ts.
+import {UsageError} from '../errors.js'
 import {digestOf} from './digest.js'
 import {
   canonicalJson,
@@ -121,6 +122,15 @@ export function buildIndex(entries: IndexEntry[], annotations: Record<string, st
     }),
   )
   return {index, digest: digestOf(index)}
+}
+
+/** `os/arch[/variant]` (the --platform flag) as a Platform. */
+export function parsePlatform(text: string): Platform {
+  const parts = text.trim().split('/')
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_.-]+$/.test(p))) {
+    throw new UsageError(`--platform ${JSON.stringify(text)} is not os/arch[/variant]: e.g. linux/amd64,linux/arm64.`)
+  }
+  return {os: parts[0], architecture: parts[1], ...(parts[2] ? {variant: parts[2]} : {})}
 }
 
 export function platformText(p: Platform): string {

@@ -35,14 +35,6 @@ export interface ResolvedBase {
   repository: string
 }
 
-export function parsePlatform(text: string): Platform {
-  const parts = text.trim().split('/')
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_.-]+$/.test(p))) {
-    throw new UsageError(`--platform ${JSON.stringify(text)} is not os/arch[/variant]: e.g. linux/amd64,linux/arm64.`)
-  }
-  return {os: parts[0], architecture: parts[1], ...(parts[2] ? {variant: parts[2]} : {})}
-}
-
 /**
  * The base image named `ref` (pinned to `pinned` when a run recorded it), with
  * the manifest and config of each of `platforms` (or of its only image).

@@ -6,9 +6,9 @@
 // before the new manifest references it.
 import {errorText} from '../errors.js'
 import type {RegistryClient} from '../oci/client.js'
-import {BlobReader} from '../oci/blob-reader.js'
+import type {BlobReader} from '../oci/blob-reader.js'
 import {shortDigest} from '../oci/digest.js'
-import {listed, readManifest, type ImageManifest} from '../inspect/files.js'
+import type {ImageManifest} from '../inspect/files.js'
 import type {PlannedFile} from './plan.js'
 
 /** Manifest reads (index children included) one push spends on discovery. */
@@ -94,6 +94,8 @@ export function sourceText(s: DiscoverySource): string {
 }
 
 export async function discover(o: DiscoverOptions): Promise<Discovery> {
+  // The manifest readers load here, not with the module: the plan and its --dry-run table need only the types above.
+  const [{BlobReader}, {listed, readManifest}] = await Promise.all([import('../oci/blob-reader.js'), import('../inspect/files.js')])
   const max = o.max ?? MAX_MANIFEST_READS
   const found = emptyDiscovery()
   let listedTags: string[] = []

@@ -48,6 +48,8 @@ export interface PushDeps {
   clientFor?: (repository: string) => Promise<RegistryClient>
   /** What the registry's manifests offer for reuse (set by executePush before files move). */
   discovery?: Discovery
+  /** The same, read by the caller while the Hub was still planning (same tag, same sources): awaited instead of reading again. */
+  discovering?: Promise<Discovery>
 }
 
 export interface PushResult {
@@ -121,7 +123,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   }
   // A layout on disk lists no other images to reuse layers from (its own blobs answer HEAD).
   if (!params.force && !deps.discovery && registry instanceof RegistryClient) {
-    deps = {...deps, discovery: await discoverFor(plan, deps)}
+    deps = {...deps, discovery: await (deps.discovering ?? discoverFor(plan, deps))}
     events.emit('discovered', deps.discovery!)
   }
 

@@ -2,11 +2,10 @@
 // that names the flag and says what would be accepted.
 import {UsageError} from '../errors.js'
 import {validateHfRepo} from '../hf/repo.js'
-import {platformText} from '../oci/image.js'
+import {parsePlatform, platformText} from '../oci/image.js'
 import {layoutEndpoint, parseLayoutTarget} from '../oci/layout-reference.js'
 import {parseImageReference, parseRegistry, validateRepository, validateTag} from '../oci/reference.js'
 import type {UploadModeFlag} from '../oci/profiles.js'
-import {parsePlatform} from './base-image.js'
 import {validateSplit} from './split.js'
 import type {PushParams} from './plan.js'
 

@@ -68,15 +68,31 @@ export interface PushPlan {
   facts?: HubModelFacts
 }
 
+const COMMIT_SHA = /^[0-9a-f]{40}$/
+
 /** How the image is named without its tag: registry/repo, or oci:DIR (skopeo's syntax) for a layout. */
 export function targetName(params: PushParams): string {
   return params.layout ? `oci:${params.layout}` : `${params.registry.display}/${params.targetRepo}`
 }
 
-export async function planPush(params: PushParams, hub: HubClient): Promise<PushPlan> {
+/**
+ * The plan: the commit, its files and the image's name. `onCommit` hears the commit and tag as soon as
+ * the Hub names them, before the file listing, so a caller can start what depends only on them.
+ */
+export async function planPush(
+  params: PushParams,
+  hub: HubClient,
+  onCommit?: (commit: {sha: string; tag: string}) => void,
+): Promise<PushPlan> {
+  // A commit sha (what resume pins) already names its file listing: both are asked at once. The
+  // revision's answer still decides: its error comes first, and it must name that very commit.
+  const pinned = COMMIT_SHA.test(params.revision) ? hub.listFiles(params.hfRepo, params.revision) : undefined
+  pinned?.catch(() => undefined)
   // The model info that names the commit also carries what a ModelPack config says of it.
   const {sha, facts: info} = await hub.revisionInfo(params.hfRepo, params.revision)
-  const listed = await hub.listFiles(params.hfRepo, sha)
+  const tag = params.targetTag ?? sha.slice(0, 12)
+  onCommit?.({sha, tag})
+  const listed = await (pinned && sha === params.revision ? pinned : hub.listFiles(params.hfRepo, sha))
   checkRepoPaths(listed.map((f) => f.path))
   const keep = fileFilter(params.include, params.exclude)
   const files = listed.filter((f) => keep(f.path)).map((f) => ({...f, layerSize: layerSize(f.path, f.size)}))
@@ -93,7 +109,6 @@ export async function planPush(params: PushParams, hub: HubClient): Promise<Push
       {code: 'E_TOO_MANY_LAYERS', exitCode: 2},
     )
   await hub.checkAccess(params.hfRepo, sha, files[0])
-  const tag = params.targetTag ?? sha.slice(0, 12)
   const facts = params.modelpack ? info : undefined
   return {
     params,

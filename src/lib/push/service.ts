@@ -12,16 +12,15 @@ import {BlobStore} from '../state/blobs.js'
 import {ModeStore} from '../state/modes.js'
 import {openStateDb} from '../state/db.js'
 import {lockRun} from '../state/lock.js'
-import {LayoutTarget} from '../oci/layout.js'
 import {layoutEndpoint} from '../oci/layout-reference.js'
+import type {RegistryClient} from '../oci/client.js'
 import type {ImageTarget} from '../oci/target.js'
 import {checkpointFromRow} from '../state/checkpoint.js'
 import {RunStore, type RunRow} from '../state/runs.js'
-import {platformText} from '../oci/image.js'
-import {parsePlatform, resolveBaseImage} from './base-image.js'
-import {discover, emptyDiscovery, type Discovery, type DiscoverySource} from './discover.js'
+import {parsePlatform, platformText} from '../oci/image.js'
+import type {Discovery, DiscoverySource} from './discover.js'
 import {PushEvents} from './events.js'
-import {executePush, type PushResult} from './execute.js'
+import type {PushResult} from './execute.js'
 import {planPush, type PushParams, type PushPlan} from './plan.js'
 
 export interface PushRequest extends PushParams {
@@ -71,12 +70,35 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
   // A registry's pre-flight (credentials, ping) runs while the Hub is asked for the plan: on a long
   // round trip that is several RTTs saved. Its failure is said after the plan's own. (A layout
   // directory is only touched once the plan stands.)
-  const early = db && !req.layout ? readyTarget(req, net) : undefined
+  const early = db && !req.layout ? readyRegistry(req, net) : undefined
   early?.catch(() => undefined)
+  // The transfer code (half of the push's modules) loads while the Hub answers, not before the first request.
+  const execution = db ? import('./execute.js') : undefined
+  execution?.catch(() => undefined)
+  // Discovery reads the registry's manifests as soon as the Hub has named the commit (the tag is known),
+  // while the Hub lists the files: read only, and said nowhere unless the push goes on.
+  let discovering: Promise<Discovery> | undefined
+  const discoverEarly = ({tag}: {tag: string}) => {
+    if (!early || req.force) return
+    discovering = early.then(async (target) =>
+      (await import('./discover.js')).discover({
+        target,
+        clientFor: (repository) => registryClient(req.registry, repository, net),
+        targetRepo: req.targetRepo,
+        tag,
+        alsoTags: req.alsoTags,
+        fromImages: req.fromImages ?? [],
+      }),
+    )
+    discovering.catch(() => undefined)
+  }
   let plan: PushPlan
   try {
-    plan = await planPush(req, hub)
-    if (req.baseImage && db) plan.base = await resolveBaseImage(req.baseImage, req.baseDigest, req.platforms, req.registry.baseUrl, net)
+    plan = await planPush(req, hub, discoverEarly)
+    if (req.baseImage && db) {
+      const {resolveBaseImage} = await import('./base-image.js')
+      plan.base = await resolveBaseImage(req.baseImage, req.baseDigest, req.platforms, req.registry.baseUrl, net)
+    }
   } catch (error) {
     db?.close()
     throw error
@@ -113,6 +135,7 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
     }
     try {
       const modes = uploadModes(req, new ModeStore(db), events)
+      const {executePush} = await execution!
       const result = await executePush(
         plan,
         {
@@ -126,6 +149,7 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
           clientFor: (repository) => registryClient(req.registry, repository, net),
           modes,
           events,
+          discovering,
         },
         runId,
       )
@@ -148,6 +172,7 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
  */
 async function dryRunDiscovery(req: PushRequest, plan: PushPlan, net: NetworkOptions): Promise<Discovery> {
   const once = {...net, maxRetries: 0}
+  const {discover, emptyDiscovery} = await import('./discover.js')
   try {
     const target = await registryClient(req.registry, req.targetRepo, once)
     await target.ping()
@@ -315,7 +340,14 @@ function paramsRecord(req: PushRequest, plan: PushPlan): Record<string, unknown>
 
 /** The push's target, pinged: a registry client (its credentials found) or a layout directory. */
 async function readyTarget(req: PushRequest, net: NetworkOptions): Promise<ImageTarget> {
-  const target: ImageTarget = req.layout ? new LayoutTarget(req.layout) : await registryClient(req.registry, req.targetRepo, net)
+  if (!req.layout) return readyRegistry(req, net)
+  const target = new (await import('../oci/layout.js')).LayoutTarget(req.layout)
   await target.ping()
   return target
+}
+
+async function readyRegistry(req: PushRequest, net: NetworkOptions): Promise<RegistryClient> {
+  const client = await registryClient(req.registry, req.targetRepo, net)
+  await client.ping()
+  return client
 }

@@ -12,6 +12,7 @@ import {defaultRetryPolicy} from '../../../src/lib/http/retry.js'
 import {GENERIC, UploadModes} from '../../../src/lib/oci/profiles.js'
 import {parseRegistry} from '../../../src/lib/oci/reference.js'
 import {PushEvents, type PushEventMap} from '../../../src/lib/push/events.js'
+import {emptyDiscovery} from '../../../src/lib/push/discover.js'
 import {executePush, FilesFailedError, type PushDeps} from '../../../src/lib/push/execute.js'
 import {planPush, type PushParams, type PushPlan} from '../../../src/lib/push/plan.js'
 import {BlobStore} from '../../../src/lib/state/blobs.js'
@@ -236,5 +237,40 @@ describe('push/execute: the push schedules itself and reports events', function 
     const saved = runs.savedCheckpoint(runId, 'big.bin')
     expect(saved?.offset, 'acknowledged bytes kept for the next run').to.be.greaterThan(0)
     expect(runs.file(runId, 'big.bin')?.status).to.equal('uploading')
+  })
+
+  it('planPush names the commit and tag before it lists the files; executePush takes the discovery its caller read meanwhile', async () => {
+    const {plan: planned, deps} = await setup('exec/early')
+    const params = planned.params
+    const from = hub.requests.length
+    let heard: {sha: string; tag: string; hubPaths: string[]} | undefined
+    const plan = await planPush(params, hubClient, (commit) => {
+      heard = {...commit, hubPaths: hub.requests.slice(from).map((r) => r.url.split('?')[0])}
+    })
+    expect(heard).to.deep.equal({sha: SHA, tag: SHA.slice(0, 12), hubPaths: ['/api/models/acme/exec/revision/main']})
+    expect(plan.tag).to.equal(heard!.tag)
+    // The caller's discovery is the one reported and used: nothing is read again.
+    const early = emptyDiscovery('read while the Hub listed the files')
+    let discovered: unknown
+    deps.events!.on('discovered', (d) => (discovered = d))
+    await executePush(plan, {...deps, discovering: Promise.resolve(early)})
+    expect(discovered).to.equal(early)
+  })
+
+  it('planPush asks for the file listing of a commit sha together with the revision; the revision still decides', async () => {
+    const {plan: planned} = await setup('exec/pinned')
+    const pinned = {...planned.params, revision: SHA}
+    // The revision is answered only on its retry, a second later: a listing that waited for it would come after.
+    hub.injectFault({kind: 'status', status: 503, retryAfter: 1, match: (p) => p.includes('/revision/')})
+    const from = hub.requests.length
+    const plan = await planPush(pinned, hubClient)
+    expect(plan.files.map((f) => f.path).sort()).to.deep.equal(FILES.map((f) => f.path).sort())
+    const asked = hub.requests.slice(from).map((r) => r.url.split('/')[5])
+    expect(asked.filter((p) => p === 'revision')).to.have.length(2)
+    expect(asked.indexOf('tree'), 'the listing was asked before the revision was answered').to.be.lessThan(asked.lastIndexOf('revision'))
+    // A commit the Hub does not know: the revision's own error, whatever the listing said.
+    const unknown = {...pinned, revision: 'f'.repeat(40)}
+    const alone = await hubClient.revisionInfo(unknown.hfRepo, unknown.revision).catch((e: Error) => e.message)
+    expect(await planPush(unknown, hubClient).catch((e: Error) => e.message)).to.equal(alone)
   })
 })
