@@ -1,8 +1,8 @@
 // The push as plain lines, for logs (the `text` log style): a line when a file
-// starts and one when it ends, in listr2's symbols (ui/figures.ts); every 10 s a heartbeat
+// starts and one when it ends, in listr2's symbols; every 10 s a heartbeat
 // with the totals and ETA, and a line per running file. Never a carriage
 // return. With timestamps, each line starts with its ISO time.
-import {figures} from '../figures.js'
+import {figures} from 'listr2'
 import type {PushEvents} from '../../push/events.js'
 import type {PlannedFile} from '../../push/plan.js'
 import {errorMessage, logPushLines, PushTally, type PushView, type ViewOptions} from './tally.js'

@@ -4,7 +4,7 @@
 // on an 80x24 screen; failures and lines about the whole push are printed
 // above the frame and stay. On close the frame gives way to the last totals
 // and, after a success, the summary.
-import {figures} from '../figures.js'
+import {figures} from 'listr2'
 import type {PushEvents} from '../../push/events.js'
 import {errorMessage, logPushLines, PushTally, type PushView, type TextSink, type ViewOptions} from './tally.js'
 
