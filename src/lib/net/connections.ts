@@ -19,6 +19,12 @@ import {registryTrust, type TlsTrust} from './trust.js'
 // (with 1 MiB a 512 MiB download alone took 1.11 -> 0.80 CPU-s, but peak RSS
 // at --workers 4 rose past 150 MiB; 256 KiB keeps it near 143 MiB).
 const SOCKET_BUFFERS = {readableHighWaterMark: 256 << 10, writableHighWaterMark: 256 << 10}
+/**
+ * A streamed GET's body read ahead of its consumer (http/socket-get.ts): two
+ * reads. The kernel's socket buffer holds the rest; with four reads (256 KiB)
+ * every segment connection kept 128 KiB more of the push's arenas.
+ */
+const STREAMED_READ_AHEAD = 128 << 10
 const POOL = {keepAlive: true, maxSockets: 32}
 
 // A direct route's dispatcher is undici's Agent from its own file: undici's index also loads its fetch,
@@ -107,7 +113,7 @@ export class Connections {
       const agent = secure
         ? new https.Agent({...POOL, ...SOCKET_BUFFERS, ...tls, lookup})
         : new http.Agent({...POOL, ...SOCKET_BUFFERS, lookup})
-      const direct = {sockets: new SocketPool(), lookup, highWaterMark: SOCKET_BUFFERS.readableHighWaterMark}
+      const direct = {sockets: new SocketPool(), lookup, highWaterMark: STREAMED_READ_AHEAD}
       return {agent, dispatcher: new UndiciAgent({connect: {...tls, lookup}}), tls, direct}
     }
     const {HttpProxyAgent, HttpsProxyAgent, ProxyAgent} = proxyAgents()

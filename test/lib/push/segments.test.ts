@@ -124,7 +124,7 @@ describe('push/segments: one file over several Hub connections', () => {
   })
 
   it('two files share one push-wide budget: segments ahead hold at most that (plus a piece each), the heads always stream', async () => {
-    expect(PUSH_SEGMENT_MEMORY).to.equal(16 * MiB)
+    expect(PUSH_SEGMENT_MEMORY).to.equal(8 * MiB)
     const data = Buffer.alloc(40 * MiB)
     for (let i = 0; i + 4 <= data.length; i += 4096) data.writeUInt32BE(i >>> 0, i)
     const PIECE = 64 * 1024
