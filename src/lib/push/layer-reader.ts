@@ -16,7 +16,7 @@ import {createSha256, updateBoth, type Sha256} from '../hash/sha256.js'
 import {layerHeader, layerTrailer} from '../layer/tar.js'
 import {packHashStates, unpackHashStates} from '../state/checkpoint.js'
 import type {PlannedFile} from './plan.js'
-import {SegmentedBody, segmentedWorth, type SegmentShare} from './segments.js'
+import {SegmentedBody, SEGMENTS_AHEAD, segmentedWorth, type SegmentShare} from './segments.js'
 
 /** The upload went back before the restored hash state: those bytes cannot be hashed again, the layer restarts. */
 export class RewoundPastStateError extends ModelcarError {
@@ -53,7 +53,7 @@ export class LayerReader {
   private readonly contentHash: Sha256
   /** SHA-1 of `blob <size>\0<content>`, for files the listing names by git blob id (not LFS). */
   private readonly gitBlob: Hash | undefined
-  private body: {pieces: AsyncIterator<Buffer>; destroy: () => void; skip: number} | undefined
+  private body: {pieces: AsyncIterator<Buffer>; destroy: () => void; skip: number; segmented: boolean} | undefined
   /** Large files are read over several Hub connections, until the Hub ignores a Range. */
   private segmented: boolean
   private leftover: Buffer | undefined
@@ -201,6 +201,8 @@ export class LayerReader {
         const prefetchFailed = this.body ? undefined : await this.opening
         this.opening = undefined
         if (prefetchFailed) throw prefetchFailed
+        // Workers ran out of files and lend their connections: one body becomes segments from here.
+        if (this.body && !this.body.segmented && this.segmented && this.body.skip === 0 && this.allowance() > 1) this.closeBody()
         if (!this.body) await this.openBody()
         const next = await this.body!.pieces.next()
         if (next.done) {
@@ -263,11 +265,11 @@ export class LayerReader {
 
   private async openBody(offset = this.position - this.header.length): Promise<void> {
     const {hub, hfRepo, sha, signal} = this.source
-    if (this.segmented) {
+    if (this.segmented && this.allowance() > 1) {
       const open = (start: number, end: number, segmentSignal: AbortSignal) =>
         hub.openFile(hfRepo, sha, this.file, start, segmentSignal, end)
       const body = new SegmentedBody(open, offset, this.file.size, signal, this.source.segments?.ahead, this.source.segments?.budget)
-      this.body = {pieces: body, destroy: () => body.destroy(), skip: 0}
+      this.body = {pieces: body, destroy: () => body.destroy(), skip: 0, segmented: true}
       return
     }
     let res: RawResponse
@@ -281,7 +283,17 @@ export class LayerReader {
       res = await hub.openFile(hfRepo, sha, this.file, 0, signal)
       skip = offset
     }
-    this.body = {pieces: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](), destroy: () => res.body.destroy(), skip}
+    this.body = {
+      pieces: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](),
+      destroy: () => res.body.destroy(),
+      skip,
+      segmented: false,
+    }
+  }
+
+  /** Hub connections this file may read over now (its SegmentShare; alone, SEGMENTS_AHEAD). */
+  private allowance(): number {
+    return this.source.segments?.ahead() ?? SEGMENTS_AHEAD
   }
 
   private closeBody(): void {

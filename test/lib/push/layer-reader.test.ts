@@ -3,6 +3,7 @@ import {HubClient} from '../../../src/lib/hf/client.js'
 import {defaultRetryPolicy} from '../../../src/lib/http/retry.js'
 import {layerSize} from '../../../src/lib/layer/tar.js'
 import {LayerReader, RewoundPastStateError} from '../../../src/lib/push/layer-reader.js'
+import {SegmentBudget} from '../../../src/lib/push/segments.js'
 import type {PlannedFile} from '../../../src/lib/push/plan.js'
 import {savedStateOffset} from '../../../src/lib/state/checkpoint.js'
 import {fileSha256, startHubSim, treeEntryOid, type HubSim, type SimFile} from '../../fixtures/hub/index.js'
@@ -127,5 +128,52 @@ describe('push/layer-reader: hash checkpoints', () => {
     await patient.seek(planned.layerSize)
     expect(patient.digests().contentSha256).to.equal(planned.lfsSha256)
     patient.close()
+  })
+})
+
+describe('push/layer-reader: one body or segments, as the push shares its Hub connections', () => {
+  const BIG: SimFile = {path: 'big.gguf', size: 70 * 1024 * 1024 + 3, lfs: true}
+  let hub: HubSim
+  let client: HubClient
+  let planned: PlannedFile
+  before(async () => {
+    hub = await startHubSim({repos: [{id: 'acme/shares', commits: [{sha: SHA, files: [BIG]}]}]})
+    client = new HubClient(new URL(hub.endpoint), undefined, {maxRetries: 2, idleTimeoutMs: 10_000})
+    planned = {
+      path: BIG.path,
+      size: BIG.size,
+      oid: await treeEntryOid(BIG),
+      lfsSha256: await fileSha256(BIG),
+      layerSize: layerSize(BIG.path, BIG.size),
+    }
+  })
+  after(() => hub?.close())
+
+  it('reads one body while its share is one connection, and segments from where it stands once the share grows', async () => {
+    let allowance = 1
+    const segments = {ahead: () => allowance, budget: new SegmentBudget()}
+    const reader = new LayerReader(planned, {hub: client, hfRepo: 'acme/shares', sha: SHA, policy: defaultRetryPolicy, segments})
+    const from = hub.requests.length
+    await reader.seek(20 * 1024 * 1024)
+    const single = hub.requests.slice(from).filter((r) => r.origin === 'cdn')
+    expect(
+      single.map((r) => r.headers.range),
+      'one body, to the end',
+    ).to.deep.equal([undefined])
+    allowance = 3 // the other workers ran out of files
+    await reader.seek(planned.layerSize)
+    expect(reader.digests().contentSha256).to.equal(planned.lfsSha256)
+    const after = hub.requests
+      .slice(from)
+      .filter((r) => r.origin === 'cdn')
+      .slice(1)
+    expect(after.length, 'segments after the switch').to.be.greaterThan(10)
+    expect(after.every((r) => /^bytes=\d+-\d*$/.test(String(r.headers.range)))).to.equal(true)
+    // The first segment starts where the reader stood: past the bytes it had, at most the rest of one socket read.
+    const first = Number(/^bytes=(\d+)-/.exec(String(after[0].headers.range))![1])
+    expect(first)
+      .to.be.at.least(20 * 1024 * 1024 - 4096)
+      .and.at.most(20 * 1024 * 1024 + 64 * 1024)
+    reader.close()
   })
 })

@@ -75,20 +75,22 @@ describe('push/segments: one file over several Hub connections', () => {
     expect(ranges.at(-1)![1]).to.equal(data.length)
   })
 
-  it('idle workers lend their segment share to the largest file still running, never past the push-wide bound', () => {
+  it('the push reads over max(workers, 3) Hub connections, one or more per file; idle workers lend theirs to the largest file', () => {
+    const alone = new SegmentShares(1)
+    expect(alone.join('one.bin', 900 * MiB).ahead(), '--workers 1: a file reads over SEGMENTS_AHEAD').to.equal(SEGMENTS_AHEAD)
     const shares = new SegmentShares(4)
     const small = shares.join('a.bin', 100 * MiB)
     const big = shares.join('b.bin', 900 * MiB)
-    // two workers idle: both shares go to the largest running file only
-    expect([small.ahead(), big.ahead()]).to.deep.equal([SEGMENTS_AHEAD, 3 * SEGMENTS_AHEAD])
+    // two running share the push's 4; the two idle workers' shares go to the largest running file only
+    expect([small.ahead(), big.ahead()]).to.deep.equal([2, 2 + 2 * SEGMENTS_AHEAD])
     const c = shares.join('c.bin', 50 * MiB)
     const d = shares.join('d.bin', 50 * MiB)
-    expect([small, big, c, d].map((s) => s.ahead())).to.deep.equal([3, 3, 3, 3])
+    // every worker busy: the link is shared by four uploads, each file one body
+    expect([small, big, c, d].map((s) => s.ahead())).to.deep.equal([1, 1, 1, 1])
     c.leave()
     d.leave()
     big.leave()
-    expect(small.ahead(), 'the last file running takes every share').to.equal(4 * SEGMENTS_AHEAD)
-    // never more than workers x SEGMENTS_AHEAD held across the push, and never past the per-file cap
+    expect(small.ahead(), 'the last file running takes every share, up to the per-file cap').to.equal(MAX_SEGMENTS_AHEAD)
     const wide = new SegmentShares(8)
     expect(wide.join('only.bin', 1).ahead()).to.equal(MAX_SEGMENTS_AHEAD)
   })
