@@ -81,12 +81,16 @@ export function discoverySources(
   const seen = new Set<string>()
   const out: DiscoverySource[] = []
   for (const s of all) {
-    const key = `${s.repository}\u0000${s.reference}`
+    const key = sourceKey(s)
     if (seen.has(key)) continue
     seen.add(key)
     out.push(s)
   }
   return out.slice(0, Math.max(0, max))
+}
+
+function sourceKey(s: DiscoverySource): string {
+  return `${s.repository}\u0000${s.reference}`
 }
 
 export function sourceText(s: DiscoverySource): string {
@@ -98,8 +102,16 @@ export async function discover(o: DiscoverOptions): Promise<Discovery> {
   const [{BlobReader}, {listed, readManifest}] = await Promise.all([import('../oci/blob-reader.js'), import('../inspect/files.js')])
   const max = o.max ?? MAX_MANIFEST_READS
   const found = emptyDiscovery()
+  // The target's named tags are read whatever the listing says: asked beside it, not after (one round trip less before
+  // any layer moves). A read the bound then leaves out is dropped unused.
+  const early = new Map<string, ReturnType<typeof readManifest>>()
   let listedTags: string[] = []
   if (!o.only) {
+    for (const reference of [o.tag, ...o.alsoTags]) {
+      const s = {repository: o.targetRepo, reference}
+      if (!early.has(sourceKey(s))) early.set(sourceKey(s), readManifest(new BlobReader(o.target), reference, sourceText(s)))
+    }
+    for (const pending of early.values()) pending.catch(() => undefined)
     try {
       listedTags = await o.target.listTags()
     } catch (error) {
@@ -121,6 +133,8 @@ export async function discover(o: DiscoverOptions): Promise<Discovery> {
   const read = async (s: DiscoverySource) => {
     budget--
     found.manifestsRead++
+    const asked = early.get(sourceKey(s))
+    if (asked) return asked
     const reader = await readerFor(s.repository)
     return readManifest(reader, s.reference, sourceText(s))
   }

@@ -1,5 +1,9 @@
 import {expect} from 'chai'
-import {discoveredFor, discoverySources, MAX_MANIFEST_READS, type Discovery} from '../../../src/lib/push/discover.js'
+import http from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {registryClient} from '../../../src/lib/clients.js'
+import {parseRegistry} from '../../../src/lib/oci/reference.js'
+import {discover, discoveredFor, discoverySources, MAX_MANIFEST_READS, type Discovery} from '../../../src/lib/push/discover.js'
 import {assignShards, splitTag, validateSplit} from '../../../src/lib/push/split.js'
 import {layerSize} from '../../../src/lib/layer/tar.js'
 
@@ -87,5 +91,48 @@ describe('push/split: the share of each shard', () => {
     expect(splitTag('abc', {index: 1, count: 3})).to.equal('abc-split-1-of-3')
     expect(() => validateSplit({index: 3, count: 3})).to.throw('--split-index')
     expect(() => validateSplit({index: 0, count: 0})).to.throw('--split-count')
+  })
+})
+
+describe('push/discover: against a registry', () => {
+  it('asks for the named tags beside the tag listing, not after it (one round trip less before layers move)', async () => {
+    const seen: string[] = []
+    const arrived = new Map<string, number>()
+    let listingAnswered = Infinity
+    const server = http.createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname
+      seen.push(`${req.method} ${path}`)
+      arrived.set(`${req.method} ${path}`, performance.now())
+      if (path === '/v2/') return void res.writeHead(200, {'content-type': 'application/json'}).end('{}')
+      const notFound = () => res.writeHead(404, {'content-type': 'application/json'}).end('{"errors":[{"code":"NAME_UNKNOWN"}]}')
+      // The listing answers late: whatever is asked meanwhile did not wait for it.
+      if (path.endsWith('/tags/list')) return void setTimeout(() => ((listingAnswered = performance.now()), notFound()), 300)
+      notFound()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      const host = `127.0.0.1:${(server.address() as AddressInfo).port}`
+      const target = await registryClient(parseRegistry(host), 'm/model', {env: {}, maxRetries: 0})
+      const found = await discover({
+        target,
+        clientFor: () => Promise.resolve(target),
+        targetRepo: 'm/model',
+        tag: 'c0ffee',
+        alsoTags: ['latest'],
+        fromImages: [],
+      })
+      expect(seen).to.include('GET /v2/m/model/tags/list')
+      for (const tag of ['c0ffee', 'latest']) {
+        const at = arrived.get(`GET /v2/m/model/manifests/${tag}`)
+        expect(at, tag).to.not.equal(undefined)
+        expect(at!, `${tag} asked before the listing answered`).to.be.below(listingAnswered)
+      }
+      // Both reads counted once, and nothing found: the push uploads everything.
+      expect(found.manifestsRead).to.equal(2)
+      expect(found.layers.size).to.equal(0)
+      expect(seen.filter((r) => r.includes('/manifests/')).length).to.equal(2)
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()))
+    }
   })
 })
