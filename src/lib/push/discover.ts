@@ -77,7 +77,9 @@ export function discoverySources(
 ): DiscoverySource[] {
   const inTarget = (reference: string) => ({repository: o.targetRepo, reference})
   const commits = o.listedTags.filter((t) => COMMIT_TAG.test(t)).reverse()
-  const all = [...o.fromImages, ...commits.map(inTarget), ...[o.tag, ...o.alsoTags].map(inTarget)]
+  // The tags the push writes come before older commits: one that exists already most likely holds these very layers,
+  // and they are read beside the listing (discover), so they must be inside the bound.
+  const all = [...o.fromImages, ...[o.tag, ...o.alsoTags].map(inTarget), ...commits.map(inTarget)]
   const seen = new Set<string>()
   const out: DiscoverySource[] = []
   for (const s of all) {
@@ -103,13 +105,12 @@ export async function discover(o: DiscoverOptions): Promise<Discovery> {
   const max = o.max ?? MAX_MANIFEST_READS
   const found = emptyDiscovery()
   // The target's named tags are read whatever the listing says: asked beside it, not after (one round trip less before
-  // any layer moves). A read the bound then leaves out is dropped unused.
+  // any layer moves). Only those inside the bound (the listing cannot push them out: they come before its tags).
   const early = new Map<string, ReturnType<typeof readManifest>>()
   let listedTags: string[] = []
   if (!o.only) {
-    for (const reference of [o.tag, ...o.alsoTags]) {
-      const s = {repository: o.targetRepo, reference}
-      if (!early.has(sourceKey(s))) early.set(sourceKey(s), readManifest(new BlobReader(o.target), reference, sourceText(s)))
+    for (const s of discoverySources({...o, listedTags: []}, max).slice(o.fromImages.length)) {
+      early.set(sourceKey(s), readManifest(new BlobReader(o.target), s.reference, sourceText(s)))
     }
     for (const pending of early.values()) pending.catch(() => undefined)
     try {

@@ -10,11 +10,11 @@ import {layerSize} from '../../../src/lib/layer/tar.js'
 describe('push/discover: which manifests a push reads', () => {
   const base = {targetRepo: 'm/model', tag: 'latest', alsoTags: ['v2'], fromImages: []}
 
-  it('reads commit-like tags first (last listed first), then the target and --also-tag tags', () => {
+  it('reads the target and --also-tag tags first, then commit-like tags (last listed first)', () => {
     const listedTags = ['latest', 'abc1234', 'v1', '0123456789ab', 'main-split-0-of-2', 'ABCDEF1', 'deadbeef'.repeat(5) + 'ff']
     const order = discoverySources({...base, listedTags}).map((s) => s.reference)
     // 41 hex and upper case are not commit prefixes; partial split tags are not either.
-    expect(order).to.deep.equal(['0123456789ab', 'abc1234', 'latest', 'v2'])
+    expect(order).to.deep.equal(['latest', 'v2', '0123456789ab', 'abc1234'])
   })
 
   it('puts --from-image first and never reads the same manifest twice', () => {
@@ -22,8 +22,8 @@ describe('push/discover: which manifests a push reads', () => {
     const sources = discoverySources({...base, alsoTags: ['latest'], listedTags: ['abc1234', 'latest'], fromImages})
     expect(sources).to.deep.equal([
       {repository: 'm/old', reference: 'v1'},
-      {repository: 'm/model', reference: 'abc1234'},
       {repository: 'm/model', reference: 'latest'},
+      {repository: 'm/model', reference: 'abc1234'},
     ])
   })
 
@@ -31,7 +31,7 @@ describe('push/discover: which manifests a push reads', () => {
     const listedTags = Array.from({length: 500}, (_, i) => i.toString(16).padStart(12, '0'))
     const sources = discoverySources({...base, listedTags})
     expect(sources).to.have.length(MAX_MANIFEST_READS)
-    expect(sources[0].reference).to.equal(listedTags.at(-1))
+    expect(sources.slice(0, 3).map((s) => s.reference)).to.deep.equal(['latest', 'v2', listedTags.at(-1)])
     expect(discoverySources({...base, listedTags}, 3)).to.have.length(3)
     expect(discoverySources({...base, listedTags}, 0)).to.have.length(0)
   })

@@ -11,20 +11,23 @@ import {fileSha256, startHubSim, treeEntryOid, type HubSim, type SimFile} from '
 const SHA = 'abcdef0000000000000000000000000000abcdef'
 const FILE: SimFile = {path: 'weights/model.safetensors', size: 5 * 1024 * 1024 + 17, lfs: true}
 
-describe('push/layer-reader: hash checkpoints', () => {
+/** Over 64 MiB: read in segments when its share allows. */
+const BIG: SimFile = {path: 'big.gguf', size: 70 * 1024 * 1024 + 3, lfs: true}
+
+async function plannedOf(f: SimFile): Promise<PlannedFile> {
+  return {path: f.path, size: f.size, oid: await treeEntryOid(f), lfsSha256: await fileSha256(f), layerSize: layerSize(f.path, f.size)}
+}
+
+describe('push/layer-reader', () => {
   let hub: HubSim
   let client: HubClient
   let planned: PlannedFile
+  let big: PlannedFile
   before(async () => {
-    hub = await startHubSim({repos: [{id: 'acme/reader', commits: [{sha: SHA, files: [FILE]}]}]})
+    hub = await startHubSim({repos: [{id: 'acme/reader', commits: [{sha: SHA, files: [FILE, BIG]}]}]})
     client = new HubClient(new URL(hub.endpoint), undefined, {maxRetries: 2, idleTimeoutMs: 10_000})
-    planned = {
-      path: FILE.path,
-      size: FILE.size,
-      oid: await treeEntryOid(FILE),
-      lfsSha256: await fileSha256(FILE),
-      layerSize: layerSize(FILE.path, FILE.size),
-    }
+    planned = await plannedOf(FILE)
+    big = await plannedOf(BIG)
   })
   after(() => hub?.close())
 
@@ -129,30 +132,11 @@ describe('push/layer-reader: hash checkpoints', () => {
     expect(patient.digests().contentSha256).to.equal(planned.lfsSha256)
     patient.close()
   })
-})
-
-describe('push/layer-reader: one body or segments, as the push shares its Hub connections', () => {
-  const BIG: SimFile = {path: 'big.gguf', size: 70 * 1024 * 1024 + 3, lfs: true}
-  let hub: HubSim
-  let client: HubClient
-  let planned: PlannedFile
-  before(async () => {
-    hub = await startHubSim({repos: [{id: 'acme/shares', commits: [{sha: SHA, files: [BIG]}]}]})
-    client = new HubClient(new URL(hub.endpoint), undefined, {maxRetries: 2, idleTimeoutMs: 10_000})
-    planned = {
-      path: BIG.path,
-      size: BIG.size,
-      oid: await treeEntryOid(BIG),
-      lfsSha256: await fileSha256(BIG),
-      layerSize: layerSize(BIG.path, BIG.size),
-    }
-  })
-  after(() => hub?.close())
 
   it('reads one body while its share is one connection, and segments from where it stands once the share grows', async () => {
     let allowance = 1
     const segments = {ahead: () => allowance, budget: new SegmentBudget()}
-    const reader = new LayerReader(planned, {hub: client, hfRepo: 'acme/shares', sha: SHA, policy: defaultRetryPolicy, segments})
+    const reader = new LayerReader(big, {hub: client, hfRepo: 'acme/reader', sha: SHA, policy: defaultRetryPolicy, segments})
     const from = hub.requests.length
     await reader.seek(20 * 1024 * 1024)
     const single = hub.requests.slice(from).filter((r) => r.origin === 'cdn')
@@ -161,8 +145,8 @@ describe('push/layer-reader: one body or segments, as the push shares its Hub co
       'one body, to the end',
     ).to.deep.equal([undefined])
     allowance = 3 // the other workers ran out of files
-    await reader.seek(planned.layerSize)
-    expect(reader.digests().contentSha256).to.equal(planned.lfsSha256)
+    await reader.seek(big.layerSize)
+    expect(reader.digests().contentSha256).to.equal(big.lfsSha256)
     const after = hub.requests
       .slice(from)
       .filter((r) => r.origin === 'cdn')
