@@ -201,8 +201,7 @@ export class LayerReader {
         const prefetchFailed = this.body ? undefined : await this.opening
         this.opening = undefined
         if (prefetchFailed) throw prefetchFailed
-        // Workers ran out of files and lend their connections: one body becomes segments from here.
-        if (this.body && !this.body.segmented && this.segmented && this.body.skip === 0 && this.allowance() > 1) this.closeBody()
+        if (this.body && !this.body.segmented && this.worthSegments()) this.closeBody()
         if (!this.body) await this.openBody()
         const next = await this.body!.pieces.next()
         if (next.done) {
@@ -289,6 +288,18 @@ export class LayerReader {
       skip,
       segmented: false,
     }
+  }
+
+  /**
+   * Workers ran out of files and lend their connections: one body becomes
+   * segments from here, when enough of the file is left to gain from new
+   * connections (as for a whole file: segmentedWorth). At the end of a push of
+   * equal shards the first to finish would otherwise make the others drop their
+   * bodies for their last few MiB.
+   */
+  private worthSegments(): boolean {
+    const rest = this.contentEnd - this.position
+    return this.segmented && this.body?.skip === 0 && segmentedWorth(rest) && this.allowance() > 1
   }
 
   /** Hub connections this file may read over now (its SegmentShare; alone, SEGMENTS_AHEAD). */

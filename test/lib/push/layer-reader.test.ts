@@ -134,30 +134,34 @@ describe('push/layer-reader', () => {
   })
 
   it('reads one body while its share is one connection, and segments from where it stands once the share grows', async () => {
-    let allowance = 1
-    const segments = {ahead: () => allowance, budget: new SegmentBudget()}
-    const reader = new LayerReader(big, {hub: client, hfRepo: 'acme/reader', sha: SHA, policy: defaultRetryPolicy, segments})
-    const from = hub.requests.length
-    await reader.seek(20 * 1024 * 1024)
-    const single = hub.requests.slice(from).filter((r) => r.origin === 'cdn')
-    expect(
-      single.map((r) => r.headers.range),
-      'one body, to the end',
-    ).to.deep.equal([undefined])
-    allowance = 3 // the other workers ran out of files
-    await reader.seek(big.layerSize)
-    expect(reader.digests().contentSha256).to.equal(big.lfsSha256)
-    const after = hub.requests
-      .slice(from)
-      .filter((r) => r.origin === 'cdn')
-      .slice(1)
+    const MiB = 1024 * 1024
+    /** Read to `switchAt` over a share of one, then to the end over three; the CDN requests after `from`. */
+    const read = async (switchAt: number) => {
+      let allowance = 1
+      const segments = {ahead: () => allowance, budget: new SegmentBudget()}
+      const reader = new LayerReader(big, {hub: client, hfRepo: 'acme/reader', sha: SHA, policy: defaultRetryPolicy, segments})
+      const from = hub.requests.length
+      await reader.seek(switchAt)
+      const before = hub.requests.slice(from).filter((r) => r.origin === 'cdn').length
+      allowance = 3 // the other workers ran out of files
+      await reader.seek(big.layerSize)
+      expect(reader.digests().contentSha256).to.equal(big.lfsSha256)
+      reader.close()
+      return {before, cdn: hub.requests.slice(from).filter((r) => r.origin === 'cdn')}
+    }
+    const early = await read(4 * MiB)
+    expect(early.before, 'one body').to.equal(1)
+    expect(early.cdn[0].headers.range, 'to the end').to.equal(undefined)
+    const after = early.cdn.slice(1)
     expect(after.length, 'segments after the switch').to.be.greaterThan(10)
     expect(after.every((r) => /^bytes=\d+-\d*$/.test(String(r.headers.range)))).to.equal(true)
     // The first segment starts where the reader stood: past the bytes it had, at most the rest of one socket read.
     const first = Number(/^bytes=(\d+)-/.exec(String(after[0].headers.range))![1])
     expect(first)
-      .to.be.at.least(20 * 1024 * 1024 - 4096)
-      .and.at.most(20 * 1024 * 1024 + 64 * 1024)
-    reader.close()
+      .to.be.at.least(4 * MiB - 4096)
+      .and.at.most(4 * MiB + 64 * 1024)
+    // With less left than a file worth segments (64 MiB), new connections would not pay: the body reads on.
+    const late = await read(20 * MiB)
+    expect(late.cdn.length, 'the one body, to the end').to.equal(1)
   })
 })
