@@ -8,6 +8,7 @@
 // leaves it to the collector, as before, so forgetting is safe and only giving
 // back too early is not. The rule for giving back: once nothing reads the
 // piece's bytes any more (a socket write's callback, not its return).
+
 // 128 KiB: a socket's arena is partly filled most of the time, and a push
 // has a dozen or more sockets reading; 256 KiB cost ~2 MiB of peak RSS more.
 const ARENA_BYTES = 128 << 10
@@ -32,7 +33,7 @@ class Arena {
   /** No socket reads into it any more. */
   sealed = false
   free = false
-  /** A piece came back twice: never reuse this arena. */
+  /** More bytes came back than were lent (a piece given back twice): never reuse this arena. */
   poisoned = false
 
   constructor(readonly bytes: Buffer) {}
