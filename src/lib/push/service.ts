@@ -80,16 +80,7 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
   let discovering: Promise<Discovery> | undefined
   const discoverEarly = ({tag}: {tag: string}) => {
     if (!early || req.force) return
-    discovering = early.then(async (target) =>
-      (await import('./discover.js')).discover({
-        target,
-        clientFor: (repository) => registryClient(req.registry, repository, net),
-        targetRepo: req.targetRepo,
-        tag,
-        alsoTags: req.alsoTags,
-        fromImages: req.fromImages ?? [],
-      }),
-    )
+    discovering = early.then((target) => discoverFrom(req, target, tag, net))
     discovering.catch(() => undefined)
   }
   let plan: PushPlan
@@ -172,21 +163,27 @@ export async function push(req: PushRequest, opts: PushOptions = {}): Promise<Pu
  */
 async function dryRunDiscovery(req: PushRequest, plan: PushPlan, net: NetworkOptions): Promise<Discovery> {
   const once = {...net, maxRetries: 0}
-  const {discover, emptyDiscovery} = await import('./discover.js')
+  const {emptyDiscovery} = await import('./discover.js')
   try {
     const target = await registryClient(req.registry, req.targetRepo, once)
     await target.ping()
-    return await discover({
-      target,
-      clientFor: (repository) => registryClient(req.registry, repository, once),
-      targetRepo: req.targetRepo,
-      tag: plan.tag,
-      alsoTags: req.alsoTags,
-      fromImages: req.fromImages ?? [],
-    })
+    return await discoverFrom(req, target, plan.tag, once)
   } catch (error) {
     return emptyDiscovery(errorText(error))
   }
+}
+
+/** What the registry's manifests offer a push writing `tag` (discover.ts); other repositories' clients made with `net`. */
+async function discoverFrom(req: PushRequest, target: RegistryClient, tag: string, net: NetworkOptions): Promise<Discovery> {
+  const {discover} = await import('./discover.js')
+  return discover({
+    target,
+    clientFor: (repository) => registryClient(req.registry, repository, net),
+    targetRepo: req.targetRepo,
+    tag,
+    alsoTags: req.alsoTags,
+    fromImages: req.fromImages ?? [],
+  })
 }
 
 /**
