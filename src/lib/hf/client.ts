@@ -84,11 +84,16 @@ export class HubClient {
     return (await this.revisionInfo(repo, revision)).sha
   }
 
-  /** The commit a revision names, and what the model info says of it beyond the files (see facts.ts): one request. */
-  async revisionInfo(repo: string, revision: string): Promise<{sha: string; facts: HubModelFacts}> {
+  /**
+   * The commit a revision names, what the model info says of it beyond the
+   * files (see facts.ts), and the file names it lists (`siblings`, empty when
+   * it lists none): one request. The file listing stays the authority on files.
+   */
+  async revisionInfo(repo: string, revision: string): Promise<{sha: string; facts: HubModelFacts; names: string[]}> {
     const path = `api/models/${encodeRepo(repo)}/revision/${encodeURIComponent(revision)}`
     const body = (await this.getJson(new URL(this.apiUrl(path)), `revision ${revision} of ${repo}`, {repo, revision}, LIMITS.json)) as {
       sha?: unknown
+      siblings?: unknown
     }
     if (typeof body?.sha !== 'string' || !/^[0-9a-f]{40}$/.test(body.sha)) {
       throw new ModelcarError(
@@ -96,7 +101,9 @@ export class HubClient {
         {code: 'E_HUB_PROTOCOL'},
       )
     }
-    return {sha: body.sha, facts: parseModelFacts(body)}
+    const siblings = Array.isArray(body.siblings) ? (body.siblings as Array<{rfilename?: unknown}>) : []
+    const names = siblings.map((s) => s?.rfilename).filter((n): n is string => typeof n === 'string')
+    return {sha: body.sha, facts: parseModelFacts(body), names}
   }
 
   /**
@@ -176,12 +183,12 @@ export class HubClient {
    * content, and should fail once while planning, not once per file. The
    * Hub's own answer says it; a redirect to the CDN is not followed.
    */
-  async checkAccess(repo: string, sha: string, file: HubFile): Promise<void> {
-    const {res} = await this.transport.open(this.resolveUrl(repo, sha, file.path), {
+  async checkAccess(repo: string, sha: string, path: string): Promise<void> {
+    const {res} = await this.transport.open(this.resolveUrl(repo, sha, path), {
       method: 'HEAD',
-      what: file.path,
+      what: path,
       op: 'file',
-      context: {repo, revision: sha, path: file.path},
+      context: {repo, revision: sha, path},
       headers: {'user-agent': 'modelcar'},
       accept: [200, 301, 302, 303, 307, 308],
     })

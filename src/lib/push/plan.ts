@@ -3,7 +3,7 @@
 import {ModelcarError, UsageError} from '../errors.js'
 import type {HubClient, HubFile} from '../hf/client.js'
 import type {HubModelFacts} from '../hf/facts.js'
-import {checkRepoPaths, confusableNames} from '../hf/paths.js'
+import {checkRepoPath, checkRepoPaths, confusableNames} from '../hf/paths.js'
 import {layerSize} from '../layer/tar.js'
 import {planWarnings, profileFor, type RegistryProfile, type UploadModeFlag} from '../oci/profiles.js'
 import type {RegistryEndpoint} from '../oci/reference.js'
@@ -71,6 +71,15 @@ export interface PushPlan {
 const COMMIT_SHA = /^[0-9a-f]{40}$/
 
 /** How the image is named without its tag: registry/repo, or oci:DIR (skopeo's syntax) for a layout. */
+function safePath(path: string): boolean {
+  try {
+    checkRepoPath(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
 export function targetName(params: PushParams): string {
   return params.layout ? `oci:${params.layout}` : `${params.registry.display}/${params.targetRepo}`
 }
@@ -89,12 +98,16 @@ export async function planPush(
   const pinned = COMMIT_SHA.test(params.revision) ? hub.listFiles(params.hfRepo, params.revision) : undefined
   pinned?.catch(() => undefined)
   // The model info that names the commit also carries what a ModelPack config says of it.
-  const {sha, facts: info} = await hub.revisionInfo(params.hfRepo, params.revision)
+  const {sha, facts: info, names} = await hub.revisionInfo(params.hfRepo, params.revision)
   const tag = params.targetTag ?? sha.slice(0, 12)
   onCommit?.({sha, tag})
+  const keep = fileFilter(params.include, params.exclude)
+  // Access (a gated repo lists its files but refuses their bytes) is asked beside the listing, of a file the model info names.
+  const early = names.find((name) => keep(name) && safePath(name))
+  const access = early === undefined ? undefined : hub.checkAccess(params.hfRepo, sha, early)
+  access?.catch(() => undefined) // the listing's error comes first
   const listed = await (pinned && sha === params.revision ? pinned : hub.listFiles(params.hfRepo, sha))
   checkRepoPaths(listed.map((f) => f.path))
-  const keep = fileFilter(params.include, params.exclude)
   const files = listed.filter((f) => keep(f.path)).map((f) => ({...f, layerSize: layerSize(f.path, f.size)}))
   if (files.length === 0) {
     const why = listed.length === 0 ? 'has no files' : `has ${listed.length} files but none matched --include/--exclude`
@@ -108,7 +121,7 @@ export async function planPush(
       `${files.length} files would make ${files.length} layers, more than any registry accepts: narrow the push with --include/--exclude.`,
       {code: 'E_TOO_MANY_LAYERS', exitCode: 2},
     )
-  await hub.checkAccess(params.hfRepo, sha, files[0])
+  await (access && files.some((f) => f.path === early) ? access : hub.checkAccess(params.hfRepo, sha, files[0].path))
   const facts = params.modelpack ? info : undefined
   return {
     params,

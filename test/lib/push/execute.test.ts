@@ -188,8 +188,8 @@ describe('push/execute: the push schedules itself and reports events', function 
   })
 
   it('fail-fast: the first failure is thrown and no other file starts', async () => {
-    hub.injectFault({kind: 'status', status: 404, times: Infinity, match: (p) => p.endsWith('/big.bin')})
     const {plan, deps, seen} = await setup('exec/failfast', {workers: 1, failFast: true})
+    hub.injectFault({kind: 'status', status: 404, times: Infinity, match: (p) => p.endsWith('/big.bin')})
     const error = await executePush(plan, deps).catch((e) => e)
     expect(error).to.be.instanceOf(Error).and.not.instanceOf(FilesFailedError)
     expect((error as Error).message).to.match(/big\.bin/)
@@ -255,6 +255,26 @@ describe('push/execute: the push schedules itself and reports events', function 
     deps.events!.on('discovered', (d) => (discovered = d))
     await executePush(plan, {...deps, discovering: Promise.resolve(early)})
     expect(discovered).to.equal(early)
+  })
+
+  it('planPush asks for access to a file the model info names while the Hub lists the files, not after', async () => {
+    const {plan: planned} = await setup('exec/access')
+    // The listing is answered only on its retry, a second later: an access check that waited for it would come after.
+    hub.injectFault({kind: 'status', status: 503, retryAfter: 1, origin: 'hub', match: (p) => p.includes('/tree/')})
+    const from = hub.requests.length
+    const plan = await planPush(planned.params, hubClient)
+    expect(plan.files).to.have.length(FILES.length)
+    const asked = hub.requests
+      .slice(from)
+      .map((r) => `${r.method} ${r.url.includes('/resolve/') ? 'resolve' : r.url.includes('/tree/') ? 'tree' : 'other'}`)
+    expect(
+      asked.filter((r) => r === 'HEAD resolve'),
+      'one access check',
+    ).to.have.length(1)
+    expect(asked.indexOf('HEAD resolve'), 'access was asked before the listing was answered').to.be.lessThan(asked.lastIndexOf('GET tree'))
+    // A gated repo still fails the plan, with the Hub's own answer.
+    hub.injectFault({kind: 'status', status: 403, origin: 'hub', match: (p) => p.includes('/resolve/')})
+    expect(await planPush(planned.params, hubClient).catch((e: Error) => e.message)).to.match(/403|gated|access/i)
   })
 
   it('planPush asks for the file listing of a commit sha together with the revision; the revision still decides', async () => {
