@@ -171,7 +171,6 @@ export class RegistryClient implements ImageTarget {
     const url = new URL(location)
     url.searchParams.set('digest', digest)
     await this.streamBody('PUT', url, {'content-type': 'application/octet-stream'}, length, pull, signal)
-    await this.checkBlob(digest, length)
   }
 
   private async streamBody(
@@ -216,8 +215,24 @@ export class RegistryClient implements ImageTarget {
    * the manifest pushed next names the config, which registries refuse when
    * they do not hold it (MANIFEST_BLOB_UNKNOWN).
    */
-  async pushBlob(bytes: Buffer, digest: string): Promise<void> {
-    const {location} = await this.startUpload()
+  async pushBlob(bytes: Buffer, digest: string, opened?: Promise<{location: URL}>): Promise<void> {
+    // A session opened ahead (push/ahead.ts) may have failed or expired: then a fresh one, as without it.
+    const ahead = await opened?.then(
+      (s) => s.location,
+      () => undefined,
+    )
+    if (
+      ahead &&
+      (await this.putBlob(ahead, bytes, digest).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return
+    await this.putBlob((await this.startUpload()).location, bytes, digest)
+  }
+
+  private async putBlob(location: URL, bytes: Buffer, digest: string): Promise<void> {
     const url = new URL(location)
     url.searchParams.set('digest', digest)
     const headers = {'content-type': 'application/octet-stream'}
@@ -231,10 +246,11 @@ export class RegistryClient implements ImageTarget {
   }
 
   /**
-   * PUT ?digest= to close the session, then HEAD the blob to check it landed
-   * whole. A PUT that failed may still have committed (GHCR answers a retried
-   * commit with BLOB_UPLOAD_UNKNOWN; ACR with a stray 416): HEAD the digest
-   * before concluding anything, and retry only when it is not there.
+   * PUT ?digest= to close the session. A PUT that failed may still have
+   * committed (GHCR answers a retried commit with BLOB_UPLOAD_UNKNOWN; ACR
+   * with a stray 416): HEAD the digest before concluding anything, and retry
+   * only when it is not there. Whether a committed blob landed whole is the
+   * caller's checkBlob, off this path (push/ahead.ts).
    */
   async commitUpload(location: URL, digest: string, size: number): Promise<void> {
     const url = new URL(location)
@@ -255,7 +271,6 @@ export class RegistryClient implements ImageTarget {
       },
       {what},
     )
-    await this.checkBlob(digest, size)
   }
 
   async checkBlob(digest: string, size: number): Promise<void> {

@@ -32,11 +32,11 @@ export interface ImageTarget {
   ): Promise<URL>
   /** The whole blob in one request that also closes the session. */
   putStream(location: URL, digest: string, length: number, pull: (max: number) => Promise<Buffer>, signal?: AbortSignal): Promise<void>
-  /** Close the session as the blob `digest`; refused (DIGEST_INVALID) when the bytes hash otherwise. */
+  /** Close the session as the blob `digest`; refused (DIGEST_INVALID) when the bytes hash otherwise. checkBlob says it landed whole. */
   commitUpload(location: URL, digest: string, size: number): Promise<void>
   cancelUpload(location: URL): Promise<void>
-  /** A small blob (a config) in one go. */
-  pushBlob(bytes: Buffer, digest: string): Promise<void>
+  /** A small blob (a config) in one go; into `opened`, a session opened ahead, when it still takes it. */
+  pushBlob(bytes: Buffer, digest: string, opened?: Promise<{location: URL}>): Promise<void>
   /** Store a manifest under a tag or its digest; returns the digest the target reports. */
   putManifest(reference: string, body: Buffer, mediaType: string): Promise<string | undefined>
   /** The digest a tag (or digest) names now, or undefined. */

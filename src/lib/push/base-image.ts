@@ -223,6 +223,7 @@ async function streamBlob(reader: BlobReader, target: RegistryClient, d: Descrip
       }
       const actual = `sha256:${hash.digest('hex')}`
       if (actual !== d.digest) throw baseError(`${what}: the bytes hash to ${actual}`)
+      await target.checkBlob(d.digest, d.size)
     },
     {what, signal},
   )

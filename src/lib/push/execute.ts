@@ -23,7 +23,8 @@ import {PushEvents, type FileOutcome} from './events.js'
 import {targetName, type PlannedFile, type PushParams, type PushPlan} from './plan.js'
 import type {LayerCheckpoint} from '../state/checkpoint.js'
 import {runPool} from './pool.js'
-import {publishImage, publishPartial} from './publish.js'
+import {publishImage, publishPartial, type PublishAhead} from './publish.js'
+import {ConfigSessionAhead, LandingChecks} from './ahead.js'
 import {SegmentShares} from './segments.js'
 import {transferLayer, type LayerResult} from './transfer.js'
 
@@ -134,11 +135,14 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   const queue = [...mine].sort((a, b) => b.layerSize - a.layerSize || (a.path < b.path ? -1 : 1))
   for (const file of queue) events.emit('fileQueued', file)
   const shares = new SegmentShares(params.workers)
+  const landings = new LandingChecks()
+  const configSession = registry instanceof RegistryClient ? new ConfigSessionAhead(registry, queue) : undefined
   const failures = await runPool(
     queue,
     params.workers,
     async (file, signal) => {
       events.emit('fileStarted', file)
+      configSession?.taken()
       // A worker holds its share from the moment it takes a file: a share is lent only by a worker with nothing left to take.
       const share = shares.join(file.path, file.size)
       try {
@@ -147,6 +151,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
         if (reused) {
           if (reused.outcome === 'exists') remember(file, reused, plan, deps) // it may have been committed by a process that died before recording it
           results.set(file.path, reused)
+          configSession?.moved(file, file.layerSize)
           const {outcome, from, ...result} = reused
           deps.runs?.fileDone(runId!, file.path, result)
           events.emit('fileSkipped', file, result, outcome)
@@ -165,7 +170,10 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
           signal,
           resume,
           segments: share,
-          onProgress: (bytes) => events.emit('fileProgress', file, bytes),
+          onProgress: (bytes) => {
+            configSession?.moved(file, bytes)
+            events.emit('fileProgress', file, bytes)
+          },
           onCheckpoint: (cp) => deps.runs?.checkpoint(runId!, file.path, cp),
           onHashed: (hashed) => deps.runs?.fileHashed(runId!, file.path, hashed),
           onRestart: () => deps.runs?.clearCheckpoint(runId!, file.path),
@@ -177,6 +185,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
             deps.runs?.addTransfer(runId!, stats.uploaded, stats.reread)
           },
         })
+        landings.add(file, registry.checkBlob(result.digest, result.size))
         remember(file, result, plan, deps)
         deps.runs?.fileDone(runId!, file.path, result)
         results.set(file.path, {...result, outcome: 'uploaded'})
@@ -196,12 +205,31 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
       }
     },
     {failFast: params.failFast, signal: deps.signal},
-  )
-  if (failures.length > 0)
+  ).catch(async (error: unknown) => {
+    await configSession?.close()
+    throw error
+  })
+  if (failures.length > 0) {
+    await configSession?.close()
     throw new FilesFailedError(
       failures.map((f) => ({path: f.item.path, error: errorText(f.error)})),
       runId,
     )
+  }
+  // The manifest waits for every layer's check; the config does not.
+  const landed = landings.failures().then((failed) => {
+    if (failed.length === 0) return
+    for (const {file, error} of failed) {
+      deps.runs?.fileFailed(runId!, file.path, errorText(error))
+      events.emit('fileFailed', file, error)
+    }
+    throw new FilesFailedError(
+      failed.map((f) => ({path: f.file.path, error: errorText(f.error)})),
+      runId,
+    )
+  })
+  landed.catch(() => undefined) // awaited by the publish below
+  const ahead: PublishAhead = {landed, configSession: configSession?.take()}
 
   const layerOf = (f: PlannedFile): LayerRecord => {
     const r = results.get(f.path)!
@@ -211,7 +239,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   if (params.split) {
     // This shard's layers under its split tag, so the others (and later pushes) find them.
     const tag = splitTag(plan.tag, params.split)
-    const digest = await publishPartial(mine.map(layerOf), plan, registry, tag)
+    const digest = await publishPartial(mine.map(layerOf), plan, registry, tag, ahead)
     events.emit('manifestPushed', {digest, tags: [tag]})
     const waitingFor = await otherShards(plan, shards!, results, deps)
     if (waitingFor.length > 0) {
@@ -222,7 +250,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   }
   events.emit('phase', 'Pushing config and manifest')
   const tags = [plan.tag, ...params.alsoTags.filter((t) => t !== plan.tag)]
-  const manifestDigest = await publishImage(plan.files.map(layerOf), plan, registry, tags)
+  const manifestDigest = await publishImage(plan.files.map(layerOf), plan, registry, tags, ahead)
   events.emit('manifestPushed', {digest: manifestDigest, tags})
   const warnings = await movedTags(registry, tags, manifestDigest)
   for (const warning of warnings) events.emit('warning', warning)
