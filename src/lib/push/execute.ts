@@ -250,7 +250,8 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   }
   events.emit('phase', 'Pushing config and manifest')
   const tags = [plan.tag, ...params.alsoTags.filter((t) => t !== plan.tag)]
-  const manifestDigest = await publishImage(plan.files.map(layerOf), plan, registry, tags, ahead)
+  // A split's partial manifest took the session opened ahead.
+  const manifestDigest = await publishImage(plan.files.map(layerOf), plan, registry, tags, params.split ? {landed} : ahead)
   events.emit('manifestPushed', {digest: manifestDigest, tags})
   const warnings = await movedTags(registry, tags, manifestDigest)
   for (const warning of warnings) events.emit('warning', warning)

@@ -51,7 +51,7 @@ describe('push/ahead: the config and the layer checks are not on the path to the
     await hub?.close()
   })
 
-  async function push(targetRepo: string, opts: {failFast?: boolean; afterPlan?: () => void} = {}) {
+  async function push(targetRepo: string, opts: {failFast?: boolean; afterPlan?: () => void; split?: PushParams['split']} = {}) {
     const registry = parseRegistry(proxy.host)
     const params: PushParams = {
       hfRepo: 'acme/ahead',
@@ -65,6 +65,7 @@ describe('push/ahead: the config and the layer checks are not on the path to the
       chunkMiB: 1,
       failFast: opts.failFast ?? true,
       uploadMode: 'chunked',
+      ...(opts.split ? {split: opts.split} : {}),
     }
     const plan = await planPush(params, hubClient)
     opts.afterPlan?.()
@@ -125,6 +126,15 @@ describe('push/ahead: the config and the layer checks are not on the path to the
     expect(posts.length).to.be.at.least(3)
     const closed = new Set(records.filter((r) => r.method === 'PUT' || r.method === 'DELETE').map((r) => sessionOf(r.url)))
     expect(posts.filter((s) => !closed.has(s))).to.deep.equal([])
+  })
+
+  it("a split push's last shard writes its partial and its full manifest without a refused config PUT", async () => {
+    const {result, records} = await push('ahead/split', {split: {index: 0, count: 1}})
+    expect(result).to.have.property('complete', true)
+    const puts = records.filter((r) => r.method === 'PUT' && r.url.includes('/blobs/uploads/'))
+    expect(puts).to.have.length(5) // three layers, the partial's config and the image's
+    expect(puts.map((r) => r.status)).to.deep.equal([201, 201, 201, 201, 201])
+    expect(records.filter(isManifestPut)).to.have.length(2)
   })
 
   it('pushes a blob into a fresh session when the one opened ahead is gone or never opened', async () => {
