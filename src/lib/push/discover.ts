@@ -9,7 +9,7 @@ import type {RegistryClient} from '../oci/client.js'
 import type {BlobReader} from '../oci/blob-reader.js'
 import {shortDigest} from '../oci/digest.js'
 import type {ImageManifest} from '../inspect/files.js'
-import type {PlannedFile} from './plan.js'
+import type {PlannedFile, PushParams} from './plan.js'
 
 /** Manifest reads (index children included) one push spends on discovery. */
 export const MAX_MANIFEST_READS = 16
@@ -97,6 +97,18 @@ function sourceKey(s: DiscoverySource): string {
 
 export function sourceText(s: DiscoverySource): string {
   return s.reference.includes(':') ? `${s.repository}@${shortDigest(s.reference)}` : `${s.repository}:${s.reference}`
+}
+
+/** discover() for a push writing `tag`: its target repository, --also-tag and --from-image. */
+export function discoverForPush(
+  params: Pick<PushParams, 'targetRepo' | 'alsoTags' | 'fromImages'>,
+  target: RegistryClient,
+  tag: string,
+  clientFor: DiscoverOptions['clientFor'],
+  only?: DiscoverySource[],
+): Promise<Discovery> {
+  const {targetRepo, alsoTags, fromImages = []} = params
+  return discover({target, clientFor, targetRepo, tag, alsoTags, fromImages, ...(only ? {only} : {})})
 }
 
 export async function discover(o: DiscoverOptions): Promise<Discovery> {

@@ -15,7 +15,7 @@ import type {ImageTarget} from '../oci/target.js'
 import type {UploadModes} from '../oci/profiles.js'
 import type {RetryPolicy} from '../http/retry.js'
 import {sourceKey, type BlobStore} from '../state/blobs.js'
-import {discover, discoveredFor, type Discovery, type DiscoverySource, type ReuseCandidate} from './discover.js'
+import {discoverForPush, discoveredFor, type Discovery, type DiscoverySource, type ReuseCandidate} from './discover.js'
 import {assignShards, splitTag} from './split.js'
 import type {RunFileRow, RunStore} from '../state/runs.js'
 import {copyBaseLayers} from './base-image.js'
@@ -266,17 +266,9 @@ function refs(plan: PushPlan, digest: string, tag: string) {
 
 /** What the target repository's tags and --from-image offer; never fails the push. */
 async function discoverFor(plan: PushPlan, deps: PushDeps, only?: DiscoverySource[]): Promise<Discovery> {
-  const params = plan.params
   if (!(deps.registry instanceof RegistryClient)) throw new UsageError('split pushes and --from-image need a registry target.')
-  return discover({
-    target: deps.registry,
-    clientFor: deps.clientFor ?? (() => Promise.reject(new Error('no client for another repository'))),
-    targetRepo: params.targetRepo,
-    tag: plan.tag,
-    alsoTags: params.alsoTags,
-    fromImages: params.fromImages ?? [],
-    ...(only ? {only} : {}),
-  })
+  const clientFor = deps.clientFor ?? (() => Promise.reject(new Error('no client for another repository')))
+  return discoverForPush(plan.params, deps.registry, plan.tag, clientFor, only)
 }
 
 /**

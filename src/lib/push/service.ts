@@ -175,15 +175,8 @@ async function dryRunDiscovery(req: PushRequest, plan: PushPlan, net: NetworkOpt
 
 /** What the registry's manifests offer a push writing `tag` (discover.ts); other repositories' clients made with `net`. */
 async function discoverFrom(req: PushRequest, target: RegistryClient, tag: string, net: NetworkOptions): Promise<Discovery> {
-  const {discover} = await import('./discover.js')
-  return discover({
-    target,
-    clientFor: (repository) => registryClient(req.registry, repository, net),
-    targetRepo: req.targetRepo,
-    tag,
-    alsoTags: req.alsoTags,
-    fromImages: req.fromImages ?? [],
-  })
+  const {discoverForPush} = await import('./discover.js')
+  return discoverForPush(req, target, tag, (repository) => registryClient(req.registry, repository, net))
 }
 
 /**
