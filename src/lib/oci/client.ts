@@ -151,12 +151,12 @@ export class RegistryClient implements ImageTarget {
     start: number,
     length: number,
     pull: (max: number) => Promise<Buffer>,
-    opts: {signal?: AbortSignal; contentRange?: boolean; sent?: (piece: Buffer) => void} = {},
+    opts: {signal?: AbortSignal; contentRange?: boolean; giveBack?: (piece: Buffer) => void} = {},
   ): Promise<URL> {
     const headers: Record<string, string> = {'content-type': 'application/octet-stream'}
     // Stream mode sends the whole layer in one PATCH without Content-Range.
     if (opts.contentRange !== false) headers['content-range'] = `${start}-${start + length - 1}`
-    const res = await this.streamBody('PATCH', location, headers, length, pull, opts.signal, opts.sent)
+    const res = await this.streamBody('PATCH', location, headers, length, pull, opts.signal, opts.giveBack)
     return this.location(res, location)
   }
 
@@ -181,7 +181,7 @@ export class RegistryClient implements ImageTarget {
     pull: (max: number) => Promise<Buffer>,
     signal?: AbortSignal,
     /** A piece's write completed (or it was never handed to the socket): its memory may be reused. */
-    sent?: (piece: Buffer) => void,
+    giveBack?: (piece: Buffer) => void,
   ): Promise<RawResponse> {
     const what = method === 'PUT' ? 'PUT blob' : 'PATCH chunk'
     const req = await this.transport.upload(method, location, {headers, contentLength: length, scopes: this.scopes, signal})
@@ -189,7 +189,7 @@ export class RegistryClient implements ImageTarget {
     try {
       while (written < length && !req.answered) {
         const piece = await pull(length - written)
-        await req.write(piece, sent && (() => sent(piece)))
+        await req.write(piece, giveBack && (() => giveBack(piece)))
         written += piece.length
       }
     } catch (error) {

@@ -136,7 +136,7 @@ export class LayoutTarget implements ImageTarget {
     start: number,
     length: number,
     pull: (max: number) => Promise<Buffer>,
-    opts: {signal?: AbortSignal; sent?: (piece: Buffer) => void} = {},
+    opts: {signal?: AbortSignal; giveBack?: (piece: Buffer) => void} = {},
   ): Promise<URL> {
     const fh = await this.openSession(location)
     try {
@@ -149,7 +149,7 @@ export class LayoutTarget implements ImageTarget {
         const piece = await pull(length - written)
         if (piece.length === 0) throw new ModelcarError(`the source ended ${length - written} bytes early`, {code: 'E_LAYOUT_SOURCE'})
         await fh.write(piece, 0, piece.length, start + written)
-        opts.sent?.(piece)
+        opts.giveBack?.(piece)
         written += piece.length
       }
       await fh.sync()

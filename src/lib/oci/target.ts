@@ -21,14 +21,14 @@ export interface ImageTarget {
   uploadStatus(location: URL): Promise<UploadStatus>
   /**
    * Bytes [start, start + length), pulled from `pull` as they are written;
-   * returns the next location. `sent(piece)`: nothing reads the piece any more.
+   * returns the next location. `giveBack(piece)`: nothing reads the piece any more.
    */
   patchStream(
     location: URL,
     start: number,
     length: number,
     pull: (max: number) => Promise<Buffer>,
-    opts?: {signal?: AbortSignal; contentRange?: boolean; sent?: (piece: Buffer) => void},
+    opts?: {signal?: AbortSignal; contentRange?: boolean; giveBack?: (piece: Buffer) => void},
   ): Promise<URL>
   /** The whole blob in one request that also closes the session. */
   putStream(location: URL, digest: string, length: number, pull: (max: number) => Promise<Buffer>, signal?: AbortSignal): Promise<void>

@@ -195,7 +195,7 @@ export class BlobUpload {
     this.location = await this.client.patchStream(this.location, start, length, (max) => this.pull(source, max), {
       signal: this.opts.hardSignal,
       contentRange,
-      sent: source.giveBack && ((piece) => source.giveBack!(piece)),
+      giveBack: source.giveBack && ((piece) => source.giveBack!(piece)),
     })
     this.ack(start + length)
   }
