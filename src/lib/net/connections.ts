@@ -20,9 +20,10 @@ import {registryTrust, type TlsTrust} from './trust.js'
 // at --workers 4 rose past 150 MiB; 256 KiB keeps it near 143 MiB).
 const SOCKET_BUFFERS = {readableHighWaterMark: 256 << 10, writableHighWaterMark: 256 << 10}
 /**
- * A streamed GET's body read ahead of its consumer (http/socket-get.ts): two
- * reads. The kernel's socket buffer holds the rest; with four reads (256 KiB)
- * every segment connection kept 128 KiB more of the push's arenas.
+ * A streamed GET's body read ahead of its consumer (http/socket-get.ts): one
+ * read of 128 KiB. The kernel's socket buffer holds the rest; with four reads
+ * of 64 KiB (256 KiB) every segment connection kept 128 KiB more of the push's
+ * arenas.
  */
 const STREAMED_READ_AHEAD = 128 << 10
 const POOL = {keepAlive: true, maxSockets: 32}
