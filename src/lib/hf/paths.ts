@@ -38,21 +38,25 @@ export function confusableNames(paths: string[]): string[] {
   return warnings
 }
 
+/** Why `path` is not safe to unpack under /models/, or undefined when it is. */
+export function unsafePathReason(path: string): string | undefined {
+  if (typeof path !== 'string' || path.length === 0) return 'empty'
+  if (CONTROL.test(path)) return 'control character'
+  if (LONE_SURROGATE.test(path)) return 'invalid Unicode'
+  if (path.includes('\\')) return 'backslash'
+  if (path.startsWith('/')) return 'absolute'
+  if (Buffer.byteLength(path) > 4096) return 'longer than 4096 bytes'
+  const segment = path.split('/').find((s) => s === '' || s === '.' || s === '..')
+  return segment === undefined ? undefined : `segment "${segment}"`
+}
+
 export function checkRepoPath(path: string): void {
-  const bad = (why: string) =>
-    new UsageError(
+  const why = unsafePathReason(path)
+  if (why !== undefined)
+    throw new UsageError(
       `The Hub listed an unsafe file path ${quotePath(path)} (${why}); refusing to push this repo. Check HF_ENDPOINT points at a trustworthy Hub.`,
       'E_UNSAFE_PATH',
     )
-  if (typeof path !== 'string' || path.length === 0) throw bad('empty')
-  if (CONTROL.test(path)) throw bad('control character')
-  if (LONE_SURROGATE.test(path)) throw bad('invalid Unicode')
-  if (path.includes('\\')) throw bad('backslash')
-  if (path.startsWith('/')) throw bad('absolute')
-  if (Buffer.byteLength(path) > 4096) throw bad('longer than 4096 bytes')
-  for (const segment of path.split('/')) {
-    if (segment === '' || segment === '.' || segment === '..') throw bad(`segment "${segment}"`)
-  }
 }
 
 /**

@@ -216,19 +216,17 @@ export class RegistryClient implements ImageTarget {
    * they do not hold it (MANIFEST_BLOB_UNKNOWN).
    */
   async pushBlob(bytes: Buffer, digest: string, opened?: Promise<{location: URL}>): Promise<void> {
-    // A session opened ahead (push/ahead.ts) may have failed or expired: then a fresh one, as without it.
     const ahead = await opened?.then(
       (s) => s.location,
       () => undefined,
     )
-    if (
-      ahead &&
-      (await this.putBlob(ahead, bytes, digest).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return
+    if (ahead) {
+      try {
+        return await this.putBlob(ahead, bytes, digest)
+      } catch {
+        // The session opened ahead (push/ahead.ts) expired or was refused: a fresh one, as without it.
+      }
+    }
     await this.putBlob((await this.startUpload()).location, bytes, digest)
   }
 

@@ -136,6 +136,7 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   for (const file of queue) events.emit('fileQueued', file)
   const shares = new SegmentShares(params.workers)
   const landings = new LandingChecks()
+  // A layout's sessions are local files: no round trip to save, and its pushBlob writes the config whole.
   const configSession = registry instanceof RegistryClient ? new ConfigSessionAhead(registry, queue) : undefined
   const failures = await runPool(
     queue,

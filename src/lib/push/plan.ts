@@ -3,7 +3,7 @@
 import {ModelcarError, UsageError} from '../errors.js'
 import type {HubClient, HubFile} from '../hf/client.js'
 import type {HubModelFacts} from '../hf/facts.js'
-import {checkRepoPath, checkRepoPaths, confusableNames} from '../hf/paths.js'
+import {checkRepoPaths, confusableNames, unsafePathReason} from '../hf/paths.js'
 import {layerSize} from '../layer/tar.js'
 import {planWarnings, profileFor, type RegistryProfile, type UploadModeFlag} from '../oci/profiles.js'
 import type {RegistryEndpoint} from '../oci/reference.js'
@@ -71,15 +71,6 @@ export interface PushPlan {
 const COMMIT_SHA = /^[0-9a-f]{40}$/
 
 /** How the image is named without its tag: registry/repo, or oci:DIR (skopeo's syntax) for a layout. */
-function safePath(path: string): boolean {
-  try {
-    checkRepoPath(path)
-    return true
-  } catch {
-    return false
-  }
-}
-
 export function targetName(params: PushParams): string {
   return params.layout ? `oci:${params.layout}` : `${params.registry.display}/${params.targetRepo}`
 }
@@ -103,7 +94,7 @@ export async function planPush(
   onCommit?.({sha, tag})
   const keep = fileFilter(params.include, params.exclude)
   // Access (a gated repo lists its files but refuses their bytes) is asked beside the listing, of a file the model info names.
-  const early = names.find((name) => keep(name) && safePath(name))
+  const early = names.find((name) => keep(name) && unsafePathReason(name) === undefined)
   const access = early === undefined ? undefined : hub.checkAccess(params.hfRepo, sha, early)
   access?.catch(() => undefined) // the listing's error comes first
   const listed = await (pinned && sha === params.revision ? pinned : hub.listFiles(params.hfRepo, sha))
