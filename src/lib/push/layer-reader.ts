@@ -33,7 +33,7 @@ export interface HubSource {
   policy: RetryPolicy
   signal?: AbortSignal
   onRetry?: (why: string) => void
-  /** The file's share of the push's segments (SegmentShares.join); without, SEGMENTS_AHEAD and one file's SEGMENT_MEMORY. */
+  /** The file's share of the push's segments (SegmentShares.join); without, SEGMENTS_AHEAD and a PUSH_SEGMENT_MEMORY of its own. */
   segments?: SegmentShare
 }
 

@@ -4,9 +4,8 @@
 // hand the bytes on strictly in order, so the upload stays the one sequential
 // stream the OCI protocol allows and every byte is hashed once, in order.
 // The segment the reader is on streams through as it arrives; the ones ahead
-// keep what they read, at most SEGMENT_MEMORY (12 MiB) per file and
-// PUSH_SEGMENT_MEMORY (8 MiB) for the whole push: past that a segment stops
-// reading its body and TCP holds the Hub back. Only files over
+// keep what they read, at most PUSH_SEGMENT_MEMORY (4 MiB) for the whole push:
+// past that a segment stops reading its body and TCP holds the Hub back. Only files over
 // SEGMENTED_MIN_BYTES are read so. Workers with no file left lend their share
 // of connections to the largest file still running (SegmentShares).
 // Three connections carry 75 MB/s from a CDN that caps each at 25 MB/s, more
@@ -18,18 +17,23 @@ import {giveBack} from '../http/read-arenas.js'
 import type {RawResponse} from '../http/raw.js'
 
 const MiB = 1024 * 1024
-export const SEGMENT_BYTES = 4 * MiB
+// 16 MiB, not 4: each segment is a request whose objects outlive a few young
+// collections and die in the old generation; a quarter as many took ~4 MiB off
+// the peak RSS of one 2 GiB file at --workers 4 (12 connections), and the WAN
+// bench went as fast. What a segment holds is bounded by the budget below, not
+// by its size: the rest waits in TCP.
+export const SEGMENT_BYTES = 16 * MiB
 export const SEGMENTS_AHEAD = 3
-/** The most content bytes of one file in memory or in flight at once. */
-export const SEGMENT_MEMORY = SEGMENT_BYTES * SEGMENTS_AHEAD
 /**
  * Bytes all the segments of a push may hold ahead of their readers: beyond
  * it, connections wait (TCP holds the Hub back) rather than the heap growing
- * with workers x SEGMENT_MEMORY.
+ * with workers x what each file could hold.
  */
-// 8 MiB, not 16: peak RSS at --workers 4 lost ~5 MiB, and over the WAN bench
-// one 1 GiB file (44.9 MB/s) and 4 x 512 MiB (93.3) went as fast as with 16.
-export const PUSH_SEGMENT_MEMORY = 8 * MiB
+// 4 MiB, not 8 (nor 16 before): each halving took ~4 MiB off the peak RSS of
+// one 2 GiB file at --workers 4, and over the WAN bench one 1 GiB file (45.2
+// MB/s at 30 ms, 42.5 at 80) and 4 x 512 MiB (96.4) went as fast as with 8: a
+// paused connection's socket buffer, not the heap, holds what it read ahead.
+export const PUSH_SEGMENT_MEMORY = 4 * MiB
 /** Smaller files take one body: a few round trips more would cost more than they win. */
 export const SEGMENTED_MIN_BYTES = 64 * MiB
 /** However many workers are idle, one file opens at most this many Hub connections at once. */
@@ -125,8 +129,8 @@ export class SegmentedBody implements AsyncIterator<Buffer> {
     signal?: AbortSignal,
     /** How many segments may be held or in flight now (a SegmentShares allowance). */
     private readonly ahead: () => number = () => SEGMENTS_AHEAD,
-    /** Bytes held ahead of the reader, shared by the push (one file alone: SEGMENT_MEMORY). */
-    private readonly budget: SegmentBudget = new SegmentBudget(SEGMENT_MEMORY),
+    /** Bytes held ahead of the reader, shared by the push (one file alone: a budget of its own). */
+    private readonly budget: SegmentBudget = new SegmentBudget(),
   ) {
     this.scheduled = start
     // Every segment in flight listens on this signal: up to MAX_SEGMENTS_AHEAD at once, not a leak.

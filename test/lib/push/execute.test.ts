@@ -15,6 +15,7 @@ import {PushEvents, type PushEventMap} from '../../../src/lib/push/events.js'
 import {emptyDiscovery} from '../../../src/lib/push/discover.js'
 import {executePush, FilesFailedError, type PushDeps} from '../../../src/lib/push/execute.js'
 import {planPush, type PushParams, type PushPlan} from '../../../src/lib/push/plan.js'
+import {MAX_SEGMENTS_AHEAD, SEGMENT_BYTES} from '../../../src/lib/push/segments.js'
 import {BlobStore} from '../../../src/lib/state/blobs.js'
 import {openStateDb, type DB} from '../../../src/lib/state/db.js'
 import {RunStore} from '../../../src/lib/state/runs.js'
@@ -72,7 +73,8 @@ describe('push/execute: the push schedules itself and reports events', function 
     hub = await startHubSim({
       repos: [
         {id: 'acme/exec', commits: [{sha: SHA, files: FILES}]},
-        {id: 'acme/exec-big', commits: [{sha: SHA, files: [{path: 'one.gguf', size: 70 * 1024 * 1024 + 3, lfs: true}]}]},
+        // Enough segments to have MAX_SEGMENTS_AHEAD in flight at once.
+        {id: 'acme/exec-big', commits: [{sha: SHA, files: [{path: 'one.gguf', size: MAX_SEGMENTS_AHEAD * SEGMENT_BYTES + 3, lfs: true}]}]},
       ],
     })
     reg = await startRegistry()
@@ -160,7 +162,7 @@ describe('push/execute: the push schedules itself and reports events', function 
     const result = await executePush(plan, deps)
     const after = arenaStats()
     expect(result.files[0].contentSha256).to.equal(plan.files[0].lfsSha256)
-    // 70 MiB fill ~560 arenas of 128 KiB; without the pieces given back every one would be new.
+    // 192 MiB fill ~770 arenas of 256 KiB; without the pieces given back every one would be new.
     expect(after.reused - before.reused).to.be.greaterThan(200)
     expect(after.created - before.created).to.be.lessThan(100)
   })

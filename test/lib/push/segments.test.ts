@@ -12,7 +12,6 @@ import {
   PUSH_SEGMENT_MEMORY,
   SEGMENT_BYTES,
   SegmentBudget,
-  SEGMENT_MEMORY,
   SegmentedBody,
   SEGMENTED_MIN_BYTES,
   SegmentShares,
@@ -25,18 +24,18 @@ const SHA = '5e65e65e65e65e65e65e65e65e65e65e65e65e60'
 const BIG: SimFile = {path: 'model.safetensors', size: 100 * MiB + 12_345, lfs: true}
 
 describe('push/segments: one file over several Hub connections', () => {
-  it('states its bounds: 3 segments of 4 MiB (12 MiB per file), only for files over 64 MiB; one file lent idle shares opens at most 12', () => {
-    expect([SEGMENT_BYTES, SEGMENTS_AHEAD, SEGMENT_MEMORY, SEGMENTED_MIN_BYTES, MAX_SEGMENTS_AHEAD]).to.deep.equal([
-      4 * MiB,
+  it('states its bounds: 3 segments of 16 MiB holding 4 MiB ahead per push, only for files over 64 MiB; one file lent idle shares opens at most 12', () => {
+    expect([SEGMENT_BYTES, SEGMENTS_AHEAD, PUSH_SEGMENT_MEMORY, SEGMENTED_MIN_BYTES, MAX_SEGMENTS_AHEAD]).to.deep.equal([
+      16 * MiB,
       3,
-      12 * MiB,
+      4 * MiB,
       64 * MiB,
       12,
     ])
   })
 
   it('hands bytes on in order while at most SEGMENTS_AHEAD segments are held or in flight', async () => {
-    const data = Buffer.alloc(45 * MiB + 3)
+    const data = Buffer.alloc(5 * SEGMENT_BYTES + 3)
     for (let i = 0; i + 4 <= data.length; i += 4096) data.writeUInt32BE(i >>> 0, i)
     let open = 0
     let most = 0
@@ -96,7 +95,7 @@ describe('push/segments: one file over several Hub connections', () => {
   })
 
   it('a body whose allowance grows opens more segments at once, and still hands every byte on in order', async () => {
-    const data = Buffer.alloc(60 * MiB)
+    const data = Buffer.alloc(15 * SEGMENT_BYTES)
     for (let i = 0; i + 4 <= data.length; i += 4096) data.writeUInt32BE(i >>> 0, i)
     let open = 0
     const mostAt: number[] = []
@@ -126,7 +125,6 @@ describe('push/segments: one file over several Hub connections', () => {
   })
 
   it('two files share one push-wide budget: segments ahead hold at most that (plus a piece each), the heads always stream', async () => {
-    expect(PUSH_SEGMENT_MEMORY).to.equal(8 * MiB)
     const data = Buffer.alloc(40 * MiB)
     for (let i = 0; i + 4 <= data.length; i += 4096) data.writeUInt32BE(i >>> 0, i)
     const PIECE = 64 * 1024
@@ -176,7 +174,7 @@ describe('push/segments: one file over several Hub connections', () => {
       body.on('close', () => destroyed++)
       return {status: 206, headers: {}, body, url: new URL('http://x/')}
     }
-    const body = new SegmentedBody(source, 0, 12 * MiB, undefined, () => SEGMENTS_AHEAD, budget)
+    const body = new SegmentedBody(source, 0, SEGMENTS_AHEAD * SEGMENT_BYTES, undefined, () => SEGMENTS_AHEAD, budget)
     await body.next()
     for (let i = 0; i < 50 && budget.held < MiB; i++) await new Promise((r) => setTimeout(r, 5))
     expect(budget.held).to.be.at.least(MiB)
