@@ -2,7 +2,8 @@
 //
 // Starts the Hub simulator (in this process) and Debian's docker-registry (a child, via the test fixture) on
 // 127.0.0.1, then measures on one repo of BENCH_SHARDS LFS shards (BENCH_GIB GiB in all) plus a few small files:
-//   1. `modelcar push` at --workers 1 and --workers 4 (fresh state db and target repo each, --chunk-mib 8);
+//   1. `modelcar push` at --workers 1 and --workers 4, BENCH_RUNS times each (fresh registry, state db and target
+//      repo each run, --chunk-mib 8); the run of median CPU is the row, the spread of all runs its note;
 //   2. today's baseline: curl every file to disk, GNU tar one layer per file, sha256sum, an OCI layout written
 //      by hand, `skopeo copy --preserve-digests oci:… docker://…`;
 //   3. ceilings on this machine: SHA-256 (node:crypto, hash-wasm), the simulator's serving rate (node:http, curl),
@@ -10,7 +11,7 @@
 // Every measured registry phase gets a fresh registry process, so no phase finds blobs another one left behind.
 // Every child runs asynchronously (the simulator serves from this event loop) under /usr/bin/time.
 //
-// Environment: BENCH_GIB (2), BENCH_SHARDS (4), BENCH_BIG=1 (also one 9 GiB file at --workers 4 into a
+// Environment: BENCH_GIB (2), BENCH_SHARDS (4), BENCH_RUNS (3), BENCH_BIG=1 (also one 9 GiB file at --workers 4 into a
 // discard-everything registry, for peak RSS; BENCH_BIG_GIB to change 9), BENCH_PROFILE=1 (one more
 // --workers 4 push under --cpu-prof, top self-time functions), BENCH_UPLOAD_MIB (512), BENCH_TIMEOUT_MIN (30),
 // BENCH_TMPDIR (os.tmpdir()). Output: a table on stdout, progress on stderr, bench/results.json.
@@ -67,6 +68,8 @@ const MiB = 1024 * 1024
 const GiB = 1024 * MiB
 const BENCH_GIB = numberEnv('BENCH_GIB', 2, (n) => n > 0 && n <= 64)
 const SHARDS = numberEnv('BENCH_SHARDS', 4, (n) => Number.isInteger(n) && n >= 1 && n <= 64)
+// One push's CPU varies by ~10 % from run to run on a shared 2-core machine: a median of three says more than one.
+const RUNS = numberEnv('BENCH_RUNS', 3, (n) => Number.isInteger(n) && n >= 1 && n <= 20)
 const BIG = process.env.BENCH_BIG === '1'
 const BIG_GIB = numberEnv('BENCH_BIG_GIB', 9, (n) => n > 0 && n <= 64)
 const PROFILE = process.env.BENCH_PROFILE === '1'
@@ -341,6 +344,24 @@ function childCols(m: Pick<Measured, 'userS' | 'sysS' | 'maxRssKiB'>): Pick<Row,
     childSysS: m.sysS,
     childRssMiB: kibToMiB(m.maxRssKiB),
   }
+}
+
+type RunCols = Pick<Row, 'wallS' | 'childCpuS' | 'childRssMiB'>
+
+/** Each run's CPU per GiB of content, peak RSS and wall, as ranges. */
+function spread(runs: RunCols[]): string {
+  const range = (xs: number[], d: number) => `${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}`
+  const gib = TOTAL_BYTES / GiB
+  return `${range(
+    runs.map((r) => (r.childCpuS ?? NaN) / gib),
+    2,
+  )} CPU-s/GiB, ${range(
+    runs.map((r) => r.childRssMiB ?? NaN),
+    0,
+  )} MiB, ${range(
+    runs.map((r) => r.wallS),
+    2,
+  )} s`
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -798,34 +819,43 @@ async function main(): Promise<void> {
   const shardSha = new Map(await Promise.all(SHARD_FILES.map(async (f) => [f.path, await fileSha256(f)] as const)))
 
   // ---- 1. modelcar
-  const pushes: Record<string, {result: PushJson; row: Row}> = {}
+  const pushes: Record<string, {result: PushJson; row: Row; runs: RunCols[]}> = {}
   let modelcarPrefixes = new Map<string, Buffer>()
   for (const workers of [1, 4]) {
-    await syncDisks()
-    const registry = await freshRegistry()
     const label = `modelcar-w${workers}`
-    const {m, side, result} = await modelcarPush(hub, registry.reg.host, {label, repo: REPO, workers, registry, bytes: TOTAL_BYTES})
+    const runs: Array<{cols: RunCols & Omit<Row, 'group' | 'name' | 'bytes' | 'mbPerS'>; result: PushJson}> = []
+    let registry: Registry | undefined
+    for (let run = 0; run < RUNS; run++) {
+      await registry?.reg.close()
+      await syncDisks()
+      registry = await freshRegistry()
+      const {m, side, result} = await modelcarPush(hub, registry.reg.host, {label, repo: REPO, workers, registry, bytes: TOTAL_BYTES})
+      runs.push({cols: {wallS: m.wallS, ...childCols(m), ...side}, result})
+    }
+    if (new Set(runs.map((r) => r.result.manifestDigest)).size > 1) failures.push(`${label}: runs gave different manifest digests`)
+    const byCpu = [...runs].sort((a, b) => (a.cols.childCpuS ?? 0) - (b.cols.childCpuS ?? 0))
+    const median = byCpu[Math.floor((byCpu.length - 1) / 2)]
     const row = addRow({
       group: 'modelcar',
       name: `modelcar push --workers ${workers}`,
       bytes: TOTAL_BYTES,
-      wallS: m.wallS,
-      ...childCols(m),
-      ...side,
+      ...median.cols,
+      note: RUNS > 1 ? `median-CPU run of ${RUNS}: ${spread(runs.map((r) => r.cols))}` : undefined,
     })
-    pushes[label] = {result, row}
+    const result = runs.at(-1)!.result
+    pushes[label] = {result, row, runs: runs.map((r) => r.cols)}
     if (workers === 4) {
       // the first 8 KiB of each layer, for the comparison with the baseline's tar headers
       modelcarPrefixes = new Map(
         await Promise.all(
           result.files.map(async (f) => {
-            const r = await httpRequest('GET', `${registry.reg.url}/v2/bench/${label}/blobs/${f.digest}`, {range: 'bytes=0-8191'}, 8192)
+            const r = await httpRequest('GET', `${registry!.reg.url}/v2/bench/${label}/blobs/${f.digest}`, {range: 'bytes=0-8191'}, 8192)
             return [f.path, r.body] as const
           }),
         ),
       )
     }
-    await registry.reg.close()
+    await registry!.reg.close()
   }
   const w1 = pushes['modelcar-w1'].result
   const w4 = pushes['modelcar-w4'].result
@@ -1045,6 +1075,8 @@ async function main(): Promise<void> {
   out.push(
     `modelcar / slowest ceiling (${slowest.name.replace('ceiling: ', '')}, ${slowest.mbPerS.toFixed(0)} MB/s) throughput:   --workers 1 ${ratios.throughputModelcarW1OverSlowestCeiling}, --workers 4 ${ratios.throughputModelcarW4OverSlowestCeiling}`,
   )
+  for (const label of ['modelcar-w1', 'modelcar-w4'])
+    out.push(`${pushes[label].row.name}, ${RUNS} run${RUNS > 1 ? 's' : ''}: ${spread(pushes[label].runs)} (the row: the run of median CPU)`)
   if (wasmState)
     out.push(
       `hash-wasm state: ${wasmState.stateBytes} bytes, save() ${wasmState.saveUs.toFixed(2)} µs, load() ${wasmState.loadUs.toFixed(2)} µs, round trip ${wasmState.roundTrip ? 'ok' : 'WRONG DIGEST'}`,
@@ -1108,8 +1140,10 @@ async function main(): Promise<void> {
           files: FILES.map((f) => ({path: f.path, size: f.size, lfs: Boolean(f.lfs)})),
           chunkMiB: CHUNK_MIB,
           uploadCeilingBytes: UPLOAD_BYTES,
+          runs: RUNS,
         },
         ratios,
+        modelcarRuns: Object.fromEntries(Object.entries(pushes).map(([label, p]) => [label, p.runs])),
         rows: rows.map((r) => ({
           ...r,
           wallS: r2(r.wallS),
