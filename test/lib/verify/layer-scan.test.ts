@@ -54,6 +54,14 @@ describe('verify/layer-scan', () => {
     const plain = await scanBlob(chunks(notTar), 'none')
     expect(plain.tarError).to.match(/^unreadable tar: bad header checksum at byte 0/)
     expect(plain.digest).to.equal(`sha256:${sha(notTar)}`)
+    expect(plain.diffId, 'no diff_id for a tar that could not be read').to.equal(undefined)
+  })
+
+  it("an uncompressed layer under a sha512 digest still gets its tar's sha256 as diff_id", async () => {
+    const tar = layer('w.bin', Buffer.alloc(70_000, 3))
+    const scan = await scanBlob(chunks(tar, 1000), 'none', 'sha512')
+    expect(scan.digest).to.equal(`sha512:${createHash('sha512').update(tar).digest('hex')}`)
+    expect(scan.diffId).to.equal(`sha256:${sha(tar)}`)
   })
 
   it('leaves zstd and non-tar blobs unread beyond their digest', async () => {
