@@ -17,22 +17,23 @@ import {giveBack} from '../http/read-arenas.js'
 import type {RawResponse} from '../http/raw.js'
 
 const MiB = 1024 * 1024
-// 16 MiB, not 4: each segment is a request whose objects outlive a few young
-// collections and die in the old generation; a quarter as many took ~4 MiB off
-// the peak RSS of one 2 GiB file at --workers 4 (12 connections), and the WAN
-// bench went as fast. What a segment holds is bounded by the budget below, not
-// by its size: the rest waits in TCP.
-export const SEGMENT_BYTES = 16 * MiB
+// 8 MiB, not 4: each segment is a request whose objects outlive a few young
+// collections and die in the old generation; half as many took ~4 MiB off the
+// peak RSS of one 2 GiB file at --workers 4 (12 connections). Not 16 (no
+// smaller): the part of a segment its reader finds unread streams at one Hub
+// connection's rate, and over the WAN bench one 1 GiB file went 45.0 MB/s with
+// 4 MiB, 44.4 with 8, 42.4 with 16.
+export const SEGMENT_BYTES = 8 * MiB
 export const SEGMENTS_AHEAD = 3
 /**
  * Bytes all the segments of a push may hold ahead of their readers: beyond
  * it, connections wait (TCP holds the Hub back) rather than the heap growing
  * with workers x what each file could hold.
  */
-// 4 MiB, not 8 (nor 16 before): each halving took ~4 MiB off the peak RSS of
-// one 2 GiB file at --workers 4, and over the WAN bench one 1 GiB file (45.2
-// MB/s at 30 ms, 42.5 at 80) and 4 x 512 MiB (96.4) went as fast as with 8: a
-// paused connection's socket buffer, not the heap, holds what it read ahead.
+// 4 MiB, not 8 (nor 16 before): peak RSS of one 2 GiB file at --workers 4
+// lost ~4 MiB of arenas, and over the WAN bench one 1 GiB file went as fast
+// (45.0 MB/s against 45.2 with 8): a paused connection's socket buffer, not
+// the heap, holds what it read ahead.
 export const PUSH_SEGMENT_MEMORY = 4 * MiB
 /** Smaller files take one body: a few round trips more would cost more than they win. */
 export const SEGMENTED_MIN_BYTES = 64 * MiB

@@ -162,7 +162,7 @@ describe('push/execute: the push schedules itself and reports events', function 
     const result = await executePush(plan, deps)
     const after = arenaStats()
     expect(result.files[0].contentSha256).to.equal(plan.files[0].lfsSha256)
-    // 192 MiB fill ~770 arenas of 256 KiB; without the pieces given back every one would be new.
+    // 96 MiB fill ~390 arenas of 256 KiB; without the pieces given back every one would be new.
     expect(after.reused - before.reused).to.be.greaterThan(200)
     expect(after.created - before.created).to.be.lessThan(100)
   })

@@ -24,9 +24,9 @@ const SHA = '5e65e65e65e65e65e65e65e65e65e65e65e65e60'
 const BIG: SimFile = {path: 'model.safetensors', size: 100 * MiB + 12_345, lfs: true}
 
 describe('push/segments: one file over several Hub connections', () => {
-  it('states its bounds: 3 segments of 16 MiB holding 4 MiB ahead per push, only for files over 64 MiB; one file lent idle shares opens at most 12', () => {
+  it('states its bounds: 3 segments of 8 MiB holding 4 MiB ahead per push, only for files over 64 MiB; one file lent idle shares opens at most 12', () => {
     expect([SEGMENT_BYTES, SEGMENTS_AHEAD, PUSH_SEGMENT_MEMORY, SEGMENTED_MIN_BYTES, MAX_SEGMENTS_AHEAD]).to.deep.equal([
-      16 * MiB,
+      8 * MiB,
       3,
       4 * MiB,
       64 * MiB,
