@@ -351,17 +351,19 @@ type RunCols = Pick<Row, 'wallS' | 'childCpuS' | 'childRssMiB'>
 /** Each run's CPU per GiB of content, peak RSS and wall, as ranges. */
 function spread(runs: RunCols[]): string {
   const range = (xs: number[], d: number) => `${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}`
-  const gib = TOTAL_BYTES / GiB
-  return `${range(
-    runs.map((r) => (r.childCpuS ?? NaN) / gib),
+  const cpu = range(
+    runs.map((r) => (r.childCpuS ?? NaN) / (TOTAL_BYTES / GiB)),
     2,
-  )} CPU-s/GiB, ${range(
+  )
+  const rss = range(
     runs.map((r) => r.childRssMiB ?? NaN),
     0,
-  )} MiB, ${range(
+  )
+  const wall = range(
     runs.map((r) => r.wallS),
     2,
-  )} s`
+  )
+  return `${cpu} CPU-s/GiB, ${rss} MiB, ${wall} s`
 }
 
 // ---------------------------------------------------------------------------------------------------------

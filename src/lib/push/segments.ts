@@ -17,12 +17,12 @@ import {giveBack} from '../http/read-arenas.js'
 import type {RawResponse} from '../http/raw.js'
 
 const MiB = 1024 * 1024
-// 8 MiB, not 4: each segment is a request whose objects outlive a few young
-// collections and die in the old generation; half as many took ~4 MiB off the
-// peak RSS of one 2 GiB file at --workers 4 (12 connections). Not 16 (no
-// smaller): the part of a segment its reader finds unread streams at one Hub
-// connection's rate, and over the WAN bench one 1 GiB file went 45.0 MB/s with
-// 4 MiB, 44.4 with 8, 42.4 with 16.
+// 8 MiB: each segment is a request whose objects outlive a few young
+// collections and die in the old generation, and half as many as with 4 MiB
+// took ~4 MiB off the peak RSS of one 2 GiB file at --workers 4 (12
+// connections). 16 MiB saved no more and slowed the WAN: the part of a segment
+// its reader finds unread streams at one Hub connection's rate. Over the WAN
+// bench, one 1 GiB file: 45.0 MB/s with 4 MiB, 44.4 with 8, 42.4 with 16.
 export const SEGMENT_BYTES = 8 * MiB
 export const SEGMENTS_AHEAD = 3
 /**
