@@ -49,8 +49,19 @@ interface HubContext {
   path?: string
 }
 
+/** Files whose CDN location a client remembers (the most recent). */
+const LOCATIONS_KEPT = 64
+
 export class HubClient {
   private readonly transport: Transport
+  /**
+   * Where each file's bytes were found after the Hub's redirect to another
+   * origin (its CDN's signed URL). A file's later ranges (segments, resumes)
+   * go there straight: one request and one round trip each, not two. Nothing
+   * of the Hub's credentials goes with them (another origin). A location that
+   * fails (its signature expired: 403) is forgotten and the Hub asked again.
+   */
+  private readonly located = new Map<string, URL>()
 
   constructor(
     readonly endpoint: URL,
@@ -163,7 +174,7 @@ export class HubClient {
   async openFile(repo: string, sha: string, file: HubFile, start = 0, signal?: AbortSignal, end = file.size): Promise<RawResponse> {
     const headers: Record<string, string> = {'accept-encoding': 'identity', 'user-agent': 'modelcar'}
     if (start > 0 || end < file.size) headers.range = `bytes=${start}-${end < file.size ? end - 1 : ''}`
-    const {res} = await this.transport.open(this.resolveUrl(repo, sha, file.path), {
+    const request = {
       what: file.path,
       op: 'file',
       context: {repo, revision: sha, path: file.path},
@@ -172,9 +183,36 @@ export class HubClient {
       accept: [200, 206],
       // The push gives each piece back once it is uploaded (LayerReader.giveBack).
       lend: true,
-    })
+    }
+    const key = `${repo}@${sha}:${file.path}`
+    let res = await this.openLocated(key, request)
+    if (!res) {
+      const hub = this.resolveUrl(repo, sha, file.path)
+      const answer = await this.transport.open(hub, request)
+      res = answer.res
+      if (answer.url.origin !== hub.origin) this.remember(key, answer.url)
+    }
     checkBodyRange(res, file, start, end)
     return res
+  }
+
+  /** The file's remembered location answered, or undefined (none, or it failed: ask the Hub). */
+  private async openLocated(key: string, request: Parameters<Transport['open']>[1]): Promise<RawResponse | undefined> {
+    const at = this.located.get(key)
+    if (!at) return undefined
+    try {
+      return (await this.transport.open(at, request)).res
+    } catch (error) {
+      if (request.signal?.aborted) throw error
+      this.located.delete(key)
+      return undefined
+    }
+  }
+
+  private remember(key: string, location: URL): void {
+    this.located.delete(key)
+    this.located.set(key, location)
+    if (this.located.size > LOCATIONS_KEPT) this.located.delete(this.located.keys().next().value!)
   }
 
   /**

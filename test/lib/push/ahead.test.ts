@@ -70,7 +70,8 @@ describe('push/ahead: the config and the layer checks are not on the path to the
     const plan = await planPush(params, hubClient)
     opts.afterPlan?.()
     const deps: PushDeps = {
-      hub: hubClient,
+      // Each push its own client, as in the CLI: a client remembers where files were found.
+      hub: new HubClient(new URL(hub.endpoint), undefined, {maxRetries: 1, idleTimeoutMs: 10_000}),
       registry: await registryClient(registry, targetRepo, {env: {}, maxRetries: 1}),
       events: new PushEvents(),
       policy: {...defaultRetryPolicy, maxRetries: 1},

@@ -106,7 +106,8 @@ describe('push/execute: the push schedules itself and reports events', function 
     const plan: PushPlan = await planPush(params, hubClient)
     const events = new PushEvents()
     const deps: PushDeps = {
-      hub: hubClient,
+      // Each push its own client, as in the CLI: a client remembers where files were found.
+      hub: new HubClient(new URL(hub.endpoint), undefined, {maxRetries: 1, idleTimeoutMs: 10_000}),
       registry: await registryClient(registry, targetRepo, {env: {}, maxRetries: 1}),
       events,
       policy: {...defaultRetryPolicy, maxRetries: 1},

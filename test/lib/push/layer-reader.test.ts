@@ -115,8 +115,14 @@ describe('push/layer-reader', () => {
     expect(cdn[1].inFlight, 'the dropped body holds no request open').to.equal(1)
   })
   it("a prefetch that fails is the first read's first failure: it counts against the retries", async () => {
+    // A fresh client each: one that knows the file's CDN location would not ask the Hub first.
     const once = (maxRetries: number) =>
-      new LayerReader(planned, {hub: client, hfRepo: 'acme/reader', sha: SHA, policy: {...defaultRetryPolicy, maxRetries, baseDelayMs: 1}})
+      new LayerReader(planned, {
+        hub: new HubClient(new URL(hub.endpoint), undefined, {maxRetries: 2, idleTimeoutMs: 10_000}),
+        hfRepo: 'acme/reader',
+        sha: SHA,
+        policy: {...defaultRetryPolicy, maxRetries, baseDelayMs: 1},
+      })
     hub.injectFault({kind: 'status', status: 503, origin: 'hub', times: 1})
     const strict = once(0)
     strict.prefetch()
