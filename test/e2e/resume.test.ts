@@ -105,8 +105,11 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
       '--chunk-mib',
       String(CHUNK_MIB),
     ]
-    // Slow the big file's download so the interrupt lands mid-file.
-    hub.injectFault({kind: 'stall', afterBytes: 7 * MiB, ms: 1500, origin: 'cdn'})
+    // Slow the big file's download so the interrupt lands mid-file. The PATCH
+    // in flight waits out the stall, a retry's backoff (up to 0.5 s) and the
+    // new request: all of it must fit the 2 s an interrupt grants, or the PATCH
+    // is cut and distribution drops the session (a restart, not a resume).
+    hub.injectFault({kind: 'stall', afterBytes: 7 * MiB, ms: 800, origin: 'cdn'})
     const run = startCli(args, {...env(db), ...hashEnv})
     await waitFor(() => files(db).find((r) => r.path === big.path && (r.upload_offset ?? 0) >= 4 * MiB), 'a checkpoint past 4 MiB')
     run.child.kill('SIGINT')
