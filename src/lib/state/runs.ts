@@ -2,6 +2,7 @@
 // reported (status, list) and audited. All writes are immediate transactions.
 import {hostname} from 'node:os'
 import {checkpointFromRow, checkpointToRow, type CheckpointRow, type LayerCheckpoint} from './checkpoint.js'
+import type {Statement} from 'better-sqlite3'
 import {writeTx, type DB} from './db.js'
 
 export type RunStatus = 'running' | 'done' | 'failed' | 'interrupted'
@@ -280,7 +281,12 @@ export class RunStore {
     return this.db.prepare(`SELECT * FROM run_files WHERE run_id = ? ORDER BY path`).all(runId) as RunFileRow[]
   }
 
+  /** The few UPDATEs a push repeats (one per acknowledged PATCH) are prepared once. */
+  private readonly statements = new Map<string, Statement>()
+
   write(sql: string, ...args: unknown[]): void {
-    writeTx(this.db, () => this.db.prepare(sql).run(...args))
+    let statement = this.statements.get(sql)
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)))
+    writeTx(this.db, () => statement.run(...args))
   }
 }
