@@ -62,6 +62,13 @@ export class HubClient {
    * fails (its signature expired: 403) is forgotten and the Hub asked again.
    */
   private readonly located = new Map<string, URL>()
+  /**
+   * A file's Hub lookup in flight, settled once its answer's headers are in.
+   * Ranges opened meanwhile (a file's first wave of segments) wait for it and
+   * use the location it finds, rather than each asking the Hub, whose
+   * /resolve/ is rate-limited: one extra round trip for them, not a request each.
+   */
+  private readonly locating = new Map<string, Promise<void>>()
 
   constructor(
     readonly endpoint: URL,
@@ -186,9 +193,21 @@ export class HubClient {
     }
     const key = `${repo}@${sha}:${file.path}`
     let res = await this.openLocated(key, request)
+    const lookup = res ? undefined : this.locating.get(key)
+    if (lookup) {
+      await untilSettledOrAborted(lookup, signal)
+      res = await this.openLocated(key, request)
+    }
     if (!res) {
       const hub = this.resolveUrl(repo, sha, file.path)
-      const answer = await this.transport.open(hub, request)
+      const asked = this.transport.open(hub, request)
+      const settled = asked.then(
+        () => undefined,
+        () => undefined,
+      )
+      this.locating.set(key, settled)
+      void settled.then(() => this.locating.get(key) === settled && this.locating.delete(key))
+      const answer = await asked
       res = answer.res
       if (answer.url.origin !== hub.origin) this.remember(key, answer.url)
     }
@@ -366,4 +385,20 @@ export function hubError(answer: Pick<FailedAnswer, 'status' | 'header'>, ctx: H
   return new ModelcarError(`The Hub answered HTTP ${status}${path ? ` for ${path}` : ''} (${code || 'no error code'}).`, {
     code: 'E_HUB_HTTP',
   })
+}
+
+/** Wait for `settled` (which never rejects), or until `signal` aborts: then throw its reason. */
+async function untilSettledOrAborted(settled: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return settled
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = resolve
+    signal.addEventListener('abort', onAbort, {once: true})
+  })
+  try {
+    if (!signal.aborted) await Promise.race([settled, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort!)
+  }
+  signal.throwIfAborted()
 }

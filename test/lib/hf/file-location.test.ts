@@ -9,7 +9,7 @@ import {giveBack} from '../../../src/lib/http/read-arenas.js'
 import {defaultRetryPolicy} from '../../../src/lib/http/retry.js'
 import {layerSize} from '../../../src/lib/layer/tar.js'
 import {LayerReader} from '../../../src/lib/push/layer-reader.js'
-import {SEGMENT_BYTES, SEGMENTS_AHEAD} from '../../../src/lib/push/segments.js'
+import {SEGMENT_BYTES} from '../../../src/lib/push/segments.js'
 import {fileContent, fileSha256, startHubSim, treeEntryOid, type HubSim, type SimFile} from '../../fixtures/hub/index.js'
 
 const MiB = 1024 * 1024
@@ -41,14 +41,55 @@ describe('hf/client: the CDN location of a file', () => {
     const resolves = seen.filter((r) => r.origin === 'hub' && r.url.includes('/resolve/'))
     const cdn = seen.filter((r) => r.origin === 'cdn')
     expect(cdn.length, 'one CDN request per segment').to.equal(Math.ceil(BIG.size / SEGMENT_BYTES))
-    expect(resolves.length, 'the Hub, only for the segments opened before a location was known')
-      .to.be.at.least(1)
-      .and.at.most(SEGMENTS_AHEAD)
+    // The first wave of segments starts together: they wait for the first one's lookup.
+    expect(resolves.length, 'the Hub, once for the whole file').to.equal(1)
     expect(resolves.every((r) => r.headers.authorization === `Bearer ${TOKEN}`)).to.equal(true)
     expect(
       cdn.some((r) => r.headers.authorization !== undefined),
       'no credentials to the CDN',
     ).to.equal(false)
+  })
+
+  it('ranges opened while a lookup is in flight wait for it; when it fails they ask the Hub themselves', async () => {
+    const client = new HubClient(new URL(hub.endpoint), {value: TOKEN, source: 'test'}, {maxRetries: 0, idleTimeoutMs: 10_000})
+    const file = await hubFile()
+    const bytes = async (res: Awaited<ReturnType<HubClient['openFile']>>) => {
+      let n = 0
+      for await (const piece of res.body as AsyncIterable<Buffer>) {
+        n += piece.length
+        giveBack(piece)
+      }
+      return n
+    }
+    hub.injectFault({kind: 'status', status: 503, origin: 'hub', match: (p) => p.includes('/resolve/')})
+    const from = hub.requests.length
+    const [first, second] = await Promise.allSettled([
+      client.openFile('acme/located', SHA, file, 0, undefined, MiB),
+      client.openFile('acme/located', SHA, file, MiB, undefined, 2 * MiB),
+    ])
+    expect(first.status, 'the lookup that met the 503').to.equal('rejected')
+    expect(second.status).to.equal('fulfilled')
+    expect(await bytes((second as PromiseFulfilledResult<Awaited<ReturnType<HubClient['openFile']>>>).value)).to.equal(MiB)
+    const origins = hub.requests.slice(from).map((r) => r.origin)
+    expect(origins, 'the failed lookup, then the waiting range asks itself').to.deep.equal(['hub', 'hub', 'cdn'])
+  })
+
+  it('a range waiting for a lookup stops as soon as its signal aborts', async () => {
+    const client = new HubClient(new URL(hub.endpoint), {value: TOKEN, source: 'test'}, {maxRetries: 0, idleTimeoutMs: 10_000})
+    const file = await hubFile()
+    hub.injectFault({kind: 'delay', ms: 1500, origin: 'cdn'})
+    const slow = client.openFile('acme/located', SHA, file, 0, undefined, MiB)
+    await new Promise((r) => setTimeout(r, 50)) // the lookup is in flight
+    const t0 = Date.now()
+    const waiting = client.openFile('acme/located', SHA, file, MiB, AbortSignal.timeout(100), 2 * MiB)
+    const outcome = await waiting.then(
+      () => 'opened',
+      (error: Error) => error.name,
+    )
+    expect(outcome).to.equal('TimeoutError')
+    expect(Date.now() - t0, 'well before the lookup answers').to.be.below(1000)
+    const res = await slow
+    for await (const piece of res.body as AsyncIterable<Buffer>) giveBack(piece)
   })
 
   it('goes back to the Hub once the remembered location has expired, and reads the right bytes', async () => {
