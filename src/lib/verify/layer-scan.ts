@@ -3,6 +3,7 @@
 // regular file and check each entry's hygiene. Streams with backpressure: the
 // memory used is a few chunks whatever the blob size.
 import {createHash, type Hash} from 'node:crypto'
+import {createSha256, updateBoth, type Sha256} from '../hash/sha256.js'
 import type {EventEmitter} from 'node:events'
 import {createGunzip, type Gunzip} from 'node:zlib'
 import {TarFormatError, TarReader, type TarEntry} from '../layer/tar-reader.js'
@@ -47,19 +48,23 @@ export async function scanBlob(
   onBytes?: (n: number) => void,
 ): Promise<LayerScan> {
   const alg = algorithm === 'sha512' ? 'sha512' : 'sha256'
-  const stored = createHash(alg)
-  let size = 0
   // An uncompressed layer's tar is the stored bytes: with a sha256 digest its diff_id is that digest, not a third
-  // SHA-256 pass over every byte (a third of --deep's hashing of a modelcar image).
+  // SHA-256 pass over every byte (a third of --deep's hashing of a modelcar image). The tar side then feeds the
+  // digest too, so each file's content goes through both hashes in one interleaved pass, as a push hashes it.
   const diffIsDigest = compression === 'none' && alg === 'sha256'
-  const tar = compression === undefined || compression === 'zstd' ? undefined : new TarScan(compression, !diffIsDigest)
+  const shared = diffIsDigest ? createSha256() : undefined
+  const stored = shared ? undefined : createHash(alg)
+  const tar = compression === undefined || compression === 'zstd' ? undefined : new TarScan(compression, !diffIsDigest, shared)
+  let size = 0
   for await (const chunk of chunks) {
-    stored.update(chunk)
+    stored?.update(chunk)
     size += chunk.length
     onBytes?.(chunk.length)
     if (tar) await tar.write(chunk)
+    else shared?.update(chunk)
   }
-  const scan: LayerScan = {digest: `${alg}:${stored.digest('hex')}`, size, files: [], entries: 0, hygiene: [], hygieneMore: 0}
+  const digest = shared ? shared.hex() : stored!.digest('hex')
+  const scan: LayerScan = {digest: `${alg}:${digest}`, size, files: [], entries: 0, hygiene: [], hygieneMore: 0}
   if (compression === 'zstd') scan.notRead = 'zstd layers are not decompressed: digest and size checked only'
   if (tar) Object.assign(scan, await tar.end())
   if (diffIsDigest && !scan.tarError) scan.diffId = scan.digest
@@ -77,8 +82,16 @@ class TarScan {
   private hygieneMore = 0
   private error: string | undefined
   private entries = 0
+  /** The chunk being read, and how much of it `stored` has taken (in order, every byte once). */
+  private chunk: Buffer | undefined
+  private storedTo = 0
 
-  constructor(compression: 'none' | 'gzip', hashTar: boolean) {
+  /** `stored`: an uncompressed layer's digest, fed here so file content can share its pass. */
+  constructor(
+    compression: 'none' | 'gzip',
+    hashTar: boolean,
+    private readonly stored?: Sha256,
+  ) {
     this.diff = hashTar ? createHash('sha256') : undefined
     this.reader = new TarReader((entry) => this.onEntry(entry))
     if (compression === 'gzip') {
@@ -89,6 +102,14 @@ class TarScan {
   }
 
   async write(chunk: Buffer): Promise<void> {
+    if (this.stored) {
+      this.chunk = chunk
+      this.storedTo = 0
+      this.feed(chunk) // content slices reach `stored` through fileData()
+      this.stored.update(chunk.subarray(this.storedTo))
+      this.chunk = undefined
+      return
+    }
     if (this.error) return
     if (!this.gunzip) return this.feed(chunk)
     if (!this.gunzip.write(chunk) && !this.error) await settled(this.gunzip, 'drain')
@@ -138,22 +159,32 @@ class TarScan {
   private onEntry(entry: TarEntry) {
     for (const p of entryProblems(entry)) this.addHygiene(p)
     if (entry.type !== 'file') return
-    const sha = createHash('sha256')
+    const sha = createSha256()
     const git: Hash | undefined = entry.size <= GIT_OID_MAX ? createHash('sha1').update(`blob ${entry.size}\0`) : undefined
     return {
       data: (chunk: Buffer) => {
-        sha.update(chunk)
+        this.fileData(sha, chunk)
         git?.update(chunk)
       },
       end: () => {
         this.files.push({
           path: stripDotSlash(entry.path),
           size: entry.size,
-          sha256: sha.digest('hex'),
+          sha256: sha.hex(),
           ...(git ? {gitOid: git.digest('hex')} : {}),
         })
       },
     }
+  }
+
+  /** A file's content: with the layer digest too when it is a slice of the chunk being read, at or past what that took. */
+  private fileData(sha: Sha256, piece: Buffer): void {
+    const chunk = this.chunk
+    const at = chunk && piece.buffer === chunk.buffer ? piece.byteOffset - chunk.byteOffset : -1
+    if (!this.stored || !chunk || at < this.storedTo || at + piece.length > chunk.length) return sha.update(piece)
+    this.stored.update(chunk.subarray(this.storedTo, at))
+    updateBoth(this.stored, sha, piece)
+    this.storedTo = at + piece.length
   }
 
   private addHygiene(problem: string): void {

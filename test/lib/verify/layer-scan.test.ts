@@ -57,6 +57,34 @@ describe('verify/layer-scan', () => {
     expect(plain.diffId, 'no diff_id for a tar that could not be read').to.equal(undefined)
   })
 
+  it('hashes each file and the whole layer right however the bytes are cut into chunks', async () => {
+    const files = [
+      {path: 'a.bin', data: Buffer.alloc(70_001, 1).fill(9, 30_000)},
+      {path: 'dir/b.bin', data: Buffer.alloc(512 * 40, 2).fill(5, 777)},
+      {path: 'empty', data: Buffer.alloc(0)},
+      {path: 'c.txt', data: Buffer.from('x'.repeat(1333))},
+    ]
+    const pad = (n: number) => Buffer.alloc((512 - (n % 512)) % 512)
+    const tar = Buffer.concat([
+      ...files.flatMap((f) => [layerHeader(f.path, f.data.length), f.data, pad(f.data.length)]),
+      Buffer.alloc(1024),
+    ])
+    for (const size of [1, 511, 513, 4096, 65_536 + 7, tar.length]) {
+      // One buffer cut in slices (the chunks share its memory) and each chunk a copy of its own.
+      for (const source of [
+        chunks(tar, size),
+        (async function* () {
+          for await (const c of chunks(tar, size)) yield Buffer.from(c)
+        })(),
+      ]) {
+        const scan = await scanBlob(source, 'none')
+        expect(scan.digest, `chunks of ${size}`).to.equal(`sha256:${sha(tar)}`)
+        expect(scan.diffId).to.equal(scan.digest)
+        expect(scan.files.map((f) => [f.path, f.sha256])).to.deep.equal(files.map((f) => [`models/${f.path}`, sha(f.data)]))
+      }
+    }
+  })
+
   it("an uncompressed layer under a sha512 digest still gets its tar's sha256 as diff_id", async () => {
     const tar = layer('w.bin', Buffer.alloc(70_000, 3))
     const scan = await scanBlob(chunks(tar, 1000), 'none', 'sha512')
