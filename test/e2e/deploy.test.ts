@@ -131,5 +131,7 @@ describe('Containerfile', () => {
     for (const path of ['package.json', 'oclif.manifest.json', 'bin', 'dist', 'node_modules', 'build/Release/sha256_state.node'])
       expect(text, path).to.include(`/src/${path}`)
     expect(text).to.match(/^USER node$/m)
+    // A memory limit sized under 100 MiB a push needs the background threads' arenas back (README).
+    expect(text).to.match(/^\s+NODE_OPTIONS=--v8-pool-size=1$/m)
   })
 })
