@@ -21,6 +21,7 @@ import {cp, mkdir, mkdtemp, open, readdir, rename, rm, statfs, symlink, writeFil
 import http from 'node:http'
 import os from 'node:os'
 import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
 
 import {fileSha256, startHubSim, treeEntryOid, type HubSim, type SimFile} from '../test/fixtures/hub/index.js'
 import {registryAvailable, startRegistry, type TestRegistry} from '../test/fixtures/registry/index.js'
@@ -51,6 +52,8 @@ const ROOT = new URL('..', import.meta.url).pathname
 // the benchmark runs, and a push must not find half a build.
 let CLI = join(ROOT, 'bin/run.js')
 const PROBE = join(ROOT, 'bench/lib/probe.ts')
+/** Built by `npm ci` (node-gyp); dist/lib/hash/sha256.js loads it from the package root. */
+const NATIVE_SHA256 = 'build/Release/sha256_state.node'
 const RESULTS = join(ROOT, 'bench/results.json')
 
 function numberEnv(name: string, dflt: number, ok: (n: number) => boolean): number {
@@ -208,18 +211,36 @@ async function quiet(): Promise<void> {
 }
 
 /**
- * Copy bin/, dist/, package.json and oclif.manifest.json into the scratch dir (node_modules linked), so every phase
- * runs the same build even if someone runs `npm run build` meanwhile (it deletes dist/ first). Retries while a
- * build is in progress.
+ * Copy bin/, dist/, package.json, oclif.manifest.json and the native SHA-256 addon into the scratch dir (node_modules
+ * linked), so every phase runs the same build even if someone runs `npm run build` meanwhile (it deletes dist/
+ * first). Retries while a build is in progress. Without the addon the CLI would fall back to node:crypto (no
+ * interleaved pass, no saved hash states), which is not what a user installs.
  */
+/** Which SHA-256 the snapshot's CLI loads: what the CPU figures measure. */
+let cliSha256 = 'unknown'
+async function snapshotSha256(): Promise<string> {
+  const hash = pathToFileURL(join(CLI, '../../dist/lib/hash/sha256.js')).href
+  const m = await runTimed(
+    process.execPath,
+    ['--input-type=module', '-e', `process.stdout.write(String((await import('${hash}')).saveableHashes))`],
+    {
+      timeoutMs: 60_000,
+      scratch: scratchRoot,
+      env: cleanEnv(scratchRoot),
+    },
+  )
+  if (m.stdout === 'true') return 'native addon (one interleaved pass for both hashes, saveable states)'
+  return `node:crypto: ${NATIVE_SHA256} is not built (npm ci builds it), so these are not the figures a user gets`
+}
+
 async function snapshotCli(): Promise<string> {
   const dir = join(scratchRoot, 'cli')
   for (let attempt = 1; ; attempt++) {
     await rm(dir, {recursive: true, force: true})
     await mkdir(dir)
     try {
-      for (const part of ['bin', 'dist', 'package.json', 'oclif.manifest.json']) {
-        if (part === 'oclif.manifest.json' && !existsSync(join(ROOT, part))) continue
+      for (const part of ['bin', 'dist', 'package.json', 'oclif.manifest.json', NATIVE_SHA256]) {
+        if ((part === 'oclif.manifest.json' || part === NATIVE_SHA256) && !existsSync(join(ROOT, part))) continue
         await cp(join(ROOT, part), join(dir, part), {recursive: true, preserveTimestamps: true})
       }
       await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'))
@@ -808,6 +829,8 @@ async function main(): Promise<void> {
   )
   const dirtyDist = statSync(join(CLI, '../../dist/commands/push.js')).mtimeMs < statSync(join(ROOT, 'src/commands/push.ts')).mtimeMs
   if (dirtyDist) log('warning: dist/ is older than src/commands/push.ts: run `npm run build` to bench the current code')
+  cliSha256 = await snapshotSha256()
+  log(`SHA-256 in the CLI: ${cliSha256}`)
 
   const hub = await startHubSim({
     repos: [
@@ -1141,6 +1164,7 @@ async function main(): Promise<void> {
           totalBytes: TOTAL_BYTES,
           files: FILES.map((f) => ({path: f.path, size: f.size, lfs: Boolean(f.lfs)})),
           chunkMiB: CHUNK_MIB,
+          cliSha256,
           uploadCeilingBytes: UPLOAD_BYTES,
           runs: RUNS,
         },
