@@ -1,8 +1,8 @@
 // Runs and their files: what a push did, file by file, so it can be resumed,
 // reported (status, list) and audited. All writes are immediate transactions.
+import type {Statement} from 'better-sqlite3'
 import {hostname} from 'node:os'
 import {checkpointFromRow, checkpointToRow, type CheckpointRow, type LayerCheckpoint} from './checkpoint.js'
-import type {Statement} from 'better-sqlite3'
 import {writeTx, type DB} from './db.js'
 
 export type RunStatus = 'running' | 'done' | 'failed' | 'interrupted'

@@ -3,9 +3,9 @@
 // regular file and check each entry's hygiene. Streams with backpressure: the
 // memory used is a few chunks whatever the blob size.
 import {createHash, type Hash} from 'node:crypto'
-import {createSha256, updateBoth, type Sha256} from '../hash/sha256.js'
 import type {EventEmitter} from 'node:events'
 import {createGunzip, type Gunzip} from 'node:zlib'
+import {createSha256, updateBoth, type Sha256} from '../hash/sha256.js'
 import {TarFormatError, TarReader, type TarEntry} from '../layer/tar-reader.js'
 import {TAR_LAYER_TYPES} from '../oci/types.js'
 import {entryProblems, stripDotSlash} from './hygiene.js'
@@ -60,8 +60,7 @@ export async function scanBlob(
     stored?.update(chunk)
     size += chunk.length
     onBytes?.(chunk.length)
-    if (tar) await tar.write(chunk)
-    else shared?.update(chunk)
+    if (tar) await tar.write(chunk) // an uncompressed layer always has its tar side: it feeds `shared`
   }
   const digest = shared ? shared.hex() : stored!.digest('hex')
   const scan: LayerScan = {digest: `${alg}:${digest}`, size, files: [], entries: 0, hygiene: [], hygieneMore: 0}
