@@ -187,6 +187,32 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     expect(sent).to.equal(totalLayers - checkpoint + layerSize(FILES[0].path, FILES[0].size))
   })
 
+  it('Ctrl-C while a slow Hub keeps a PATCH moving past 2 s: it lands, and resume re-uploads nothing', async () => {
+    const db = stateDb()
+    const big = FILES[0]
+    const chunk = 12 * MiB
+    // ~2.25 MiB/s over the file's three Hub connections: a 12 MiB PATCH takes ~5 s, bytes moving all along.
+    hub.injectFault({kind: 'slow', bytesPerSec: 768 * 1024, origin: 'cdn', times: 100})
+    const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'sigint/slow', '--workers', '1']
+    const run = startCli([...args, '--chunk-mib', String(chunk / MiB)], env(db))
+    await waitFor(() => files(db).some((r) => r.path === big.path && r.status === 'uploading'), 'the big file to start uploading')
+    await new Promise((r) => setTimeout(r, 500)) // into the first PATCH, seconds before its end
+    run.child.kill('SIGINT')
+    const stopped = await run.done
+    expect(stopped.code, stopped.stderr).to.equal(130)
+    hub.clearFaults()
+    const saved = files(db).find((r) => r.path === big.path)!
+    // Cut halfway, distribution would have cancelled the session and the file would start over.
+    expect(saved.upload_offset, 'the PATCH in flight landed and was checkpointed').to.be.at.least(chunk)
+    const from = proxy.records.length
+    const resumed = await runCli(['resume', '--json'], env(db))
+    expect(resumed.code, resumed.stderr).to.equal(0)
+    const result = JSON.parse(resumed.stdout)
+    await checkSameImage('sigint/slow', result.manifestDigest)
+    const totalLayers = result.files.reduce((n: number, f: {size: number}) => n + f.size, 0)
+    expect(patchBytes(from), 'the resume sent only what the registry did not hold').to.equal(totalLayers - saved.upload_offset!)
+  })
+
   it('SIGTERM stops within seconds with exit 143 and says how to resume', async () => {
     const db = stateDb()
     hub.injectFault({kind: 'stall', afterBytes: 3 * MiB, ms: 30_000, origin: 'cdn'})

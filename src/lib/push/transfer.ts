@@ -14,6 +14,7 @@ import {clampChunk, type UploadMode, type UploadModes} from '../oci/profiles.js'
 import {BlobUpload, CutCancelsSessionError, heldBytes, ModeRefusedError, RestartLayerError, type UploadAck} from '../oci/upload.js'
 import {savedStateOffset, type LayerCheckpoint} from '../state/checkpoint.js'
 import {fixedChunks, measuredChunks} from './chunk-size.js'
+import {graceSignal} from './grace.js'
 import {LayerReader, RewoundPastStateError, type HubSource} from './layer-reader.js'
 import type {PlannedFile} from './plan.js'
 import type {SegmentShare} from './segments.js'
@@ -64,8 +65,6 @@ export interface TransferStats {
 const MAX_LAYER_RESTARTS = 3
 /** Mode changes are not failures, but there are only so many modes. */
 const MAX_MODE_CHANGES = 3
-/** After an interrupt, the PATCH in flight gets this long to land. */
-const INTERRUPT_GRACE_MS = 2000
 
 /** How far into the layer an attempt got: bytes the registry held or was sent. */
 interface Attempt {
@@ -147,7 +146,8 @@ async function transferOnce(
   const policy = ctx.policy ?? defaultRetryPolicy
   const held = resume ? await reopen(file, ctx, resume) : undefined
   attempt.reached = held?.offset ?? 0
-  const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
+  // After an interrupt the PATCH in flight may land while the layer's bytes keep moving.
+  const grace = graceSignal(ctx.signal, () => reader.position)
   const reader = new LayerReader(file, hubSource(ctx, policy, grace.signal), usableState(resume, held))
   // Bytes moved are reported with each checkpoint too, so a killed process's
   // transfers still count in the run's history.
@@ -262,7 +262,7 @@ async function commitLayer(file: PlannedFile, ctx: TransferContext, reader: Laye
  */
 async function transferMonolithic(file: PlannedFile, ctx: TransferContext, attempt: Attempt): Promise<LayerResult> {
   const policy = ctx.policy ?? defaultRetryPolicy
-  const grace = graceSignal(ctx.signal, INTERRUPT_GRACE_MS)
+  const grace = graceSignal(ctx.signal, () => reader.position)
   const reader = new LayerReader(file, hubSource(ctx, policy, grace.signal))
   let sent = 0
   try {
@@ -316,25 +316,6 @@ function checkContent(file: PlannedFile, contentSha256: string, gitBlobId: strin
       `${file.path}: git blob id ${gitBlobId} does not match the Hub's listing (${file.oid}); the file was not pushed.`,
       {code: 'E_CONTENT_MISMATCH'},
     )
-  }
-}
-
-/** A signal that fires `ms` after `signal` does: time for the work in flight to land. */
-function graceSignal(signal: AbortSignal | undefined, ms: number): {signal: AbortSignal; dispose: () => void} {
-  const controller = new AbortController()
-  let timer: NodeJS.Timeout | undefined
-  const onAbort = () => {
-    timer = setTimeout(() => controller.abort(signal?.reason), ms)
-    timer.unref()
-  }
-  if (signal?.aborted) onAbort()
-  else signal?.addEventListener('abort', onAbort, {once: true})
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      signal?.removeEventListener('abort', onAbort)
-      if (timer) clearTimeout(timer)
-    },
   }
 }
 
