@@ -190,9 +190,9 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
   it('Ctrl-C while a slow Hub keeps a PATCH moving past 2 s: it lands, and resume re-uploads nothing', async () => {
     const db = stateDb()
     const big = FILES[0]
-    const chunk = 12 * MiB
-    // ~2.25 MiB/s over the file's three Hub connections: a 12 MiB PATCH takes ~5 s, bytes moving all along.
-    hub.injectFault({kind: 'slow', bytesPerSec: 768 * 1024, origin: 'cdn', times: 100})
+    const chunk = 8 * MiB
+    // 1 MiB/s per Hub connection: the first 8 MiB PATCH takes ~8 s over one (>2.5 s over three), bytes moving all along.
+    hub.injectFault({kind: 'slow', bytesPerSec: MiB, origin: 'cdn', times: 100})
     const args = ['push', '--hf-repo', 'acme/resumable', '--registry', proxy.host, '--target-repo', 'sigint/slow', '--workers', '1']
     const run = startCli([...args, '--chunk-mib', String(chunk / MiB)], env(db))
     await waitFor(() => files(db).some((r) => r.path === big.path && r.status === 'uploading'), 'the big file to start uploading')
@@ -200,6 +200,7 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     run.child.kill('SIGINT')
     const stopped = await run.done
     expect(stopped.code, stopped.stderr).to.equal(130)
+    expect(stopped.stderr, 'the wait is said, not a silent hang').to.include('Interrupted: letting the uploads in flight land')
     hub.clearFaults()
     const saved = files(db).find((r) => r.path === big.path)!
     // Cut halfway, distribution would have cancelled the session and the file would start over.

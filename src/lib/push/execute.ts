@@ -20,6 +20,7 @@ import {assignShards, splitTag} from './split.js'
 import type {RunFileRow, RunStore} from '../state/runs.js'
 import {copyBaseLayers} from './base-image.js'
 import {PushEvents, type FileOutcome} from './events.js'
+import {INTERRUPT_GRACE} from './grace.js'
 import {targetName, type PlannedFile, type PushParams, type PushPlan} from './plan.js'
 import type {LayerCheckpoint} from '../state/checkpoint.js'
 import {runPool} from './pool.js'
@@ -138,11 +139,22 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
   const landings = new LandingChecks()
   // A layout's sessions are local files: no round trip to save, and its pushBlob writes the config whole.
   const configSession = registry instanceof RegistryClient ? new ConfigSessionAhead(registry, queue) : undefined
+  // An interrupt waits for the uploads in flight to land (push/grace.ts): say so, or the wait looks like a hang.
+  let inFlight = 0
+  const onInterrupt = () => {
+    if (inFlight > 0)
+      events.emit(
+        'phase',
+        `Interrupted: letting the uploads in flight land (while their bytes move, up to ${INTERRUPT_GRACE.maxMs / 1000} s); interrupt again to stop at once`,
+      )
+  }
+  deps.signal?.addEventListener('abort', onInterrupt, {once: true})
   const failures = await runPool(
     queue,
     params.workers,
     async (file, signal) => {
       events.emit('fileStarted', file)
+      inFlight++
       configSession?.taken()
       // A worker holds its share from the moment it takes a file: a share is lent only by a worker with nothing left to take.
       const share = shares.join(file.path, file.size)
@@ -202,14 +214,17 @@ export async function executePush(plan: PushPlan, deps: PushDeps, runId?: number
         events.emit('fileFailed', file, shown)
         throw error
       } finally {
+        inFlight--
         share.leave()
       }
     },
     {failFast: params.failFast, signal: deps.signal},
-  ).catch(async (error: unknown) => {
-    await configSession?.close()
-    throw error
-  })
+  )
+    .catch(async (error: unknown) => {
+      await configSession?.close()
+      throw error
+    })
+    .finally(() => deps.signal?.removeEventListener('abort', onInterrupt))
   if (failures.length > 0) {
     await configSession?.close()
     throw new FilesFailedError(
