@@ -235,6 +235,8 @@ describe('push/execute: the push schedules itself and reports events', function 
     expect(error).to.equal(reason)
     expect(seen.slice(4)).to.deep.equal([
       ['fileStarted', 'big.bin'],
+      // The file in flight gets time to land, and the wait is said.
+      ['phase', 'Interrupted: letting the uploads in flight land (while their bytes move, up to 20 s); interrupt again to stop at once'],
       ['fileFailed', 'big.bin'],
     ])
     const saved = runs.savedCheckpoint(runId, 'big.bin')
