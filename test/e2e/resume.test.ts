@@ -107,8 +107,9 @@ describe('e2e: resume after kill -9, status, list, locks', function () {
     ]
     // Slow the big file's download so the interrupt lands mid-file. The PATCH
     // in flight waits out the stall, a retry's backoff (up to 0.5 s) and the
-    // new request: all of it must fit the 2 s an interrupt grants, or the PATCH
-    // is cut and distribution drops the session (a restart, not a resume).
+    // new request, with no byte moving: all of it must fit the 2 s without
+    // progress an interrupt allows, or the PATCH is cut and distribution drops
+    // the session (a restart, not a resume).
     hub.injectFault({kind: 'stall', afterBytes: 7 * MiB, ms: 800, origin: 'cdn'})
     const run = startCli(args, {...env(db), ...hashEnv})
     await waitFor(() => files(db).find((r) => r.path === big.path && (r.upload_offset ?? 0) >= 4 * MiB), 'a checkpoint past 4 MiB')
