@@ -54,7 +54,7 @@ export async function scanBlob(
   const diffIsDigest = compression === 'none' && alg === 'sha256'
   const shared = diffIsDigest ? createSha256() : undefined
   const stored = shared ? undefined : createHash(alg)
-  const tar = compression === undefined || compression === 'zstd' ? undefined : new TarScan(compression, !diffIsDigest, shared)
+  const tar = compression === undefined || compression === 'zstd' ? undefined : new TarScan(compression, shared)
   let size = 0
   for await (const chunk of chunks) {
     stored?.update(chunk)
@@ -85,13 +85,12 @@ class TarScan {
   private chunk: Buffer | undefined
   private storedTo = 0
 
-  /** `stored`: an uncompressed layer's digest, fed here so file content can share its pass. */
+  /** `stored`: an uncompressed layer's digest (then also its diff_id), fed here so file content can share its pass. */
   constructor(
     compression: 'none' | 'gzip',
-    hashTar: boolean,
     private readonly stored?: Sha256,
   ) {
-    this.diff = hashTar ? createHash('sha256') : undefined
+    this.diff = stored ? undefined : createHash('sha256')
     this.reader = new TarReader((entry) => this.onEntry(entry))
     if (compression === 'gzip') {
       this.gunzip = createGunzip()
